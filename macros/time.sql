@@ -1,0 +1,48 @@
+{#
+  Time-zone helpers, dispatched by adapter. Timestamps are stored as UTC instants
+  (timestamptz); entity-local wall-clock times are plain timestamps.
+#}
+
+{# instant (timestamptz) -> local wall-clock timestamp in the IANA zone `tz` #}
+{% macro to_local(ts, tz) -%}
+    {{ return(adapter.dispatch('to_local', 'billing_warehouse')(ts, tz)) }}
+{%- endmacro %}
+{% macro duckdb__to_local(ts, tz) -%}timezone({{ tz }}, {{ ts }}){%- endmacro %}
+{% macro spark__to_local(ts, tz) -%}from_utc_timestamp({{ ts }}, {{ tz }}){%- endmacro %}
+
+{# local wall-clock timestamp in `tz` -> instant (timestamptz) #}
+{% macro from_local(local_ts, tz) -%}
+    {{ return(adapter.dispatch('from_local', 'billing_warehouse')(local_ts, tz)) }}
+{%- endmacro %}
+{% macro duckdb__from_local(local_ts, tz) -%}timezone({{ tz }}, cast({{ local_ts }} as timestamp)){%- endmacro %}
+{% macro spark__from_local(local_ts, tz) -%}to_utc_timestamp({{ local_ts }}, {{ tz }}){%- endmacro %}
+
+{# the billing period name 'YYYY-MM' of an instant, in the IANA zone `tz` #}
+{% macro period_of(ts, tz) -%}
+    {{ return(adapter.dispatch('period_of', 'billing_warehouse')(ts, tz)) }}
+{%- endmacro %}
+{% macro duckdb__period_of(ts, tz) -%}strftime({{ to_local(ts, tz) }}, '%Y-%m'){%- endmacro %}
+{% macro spark__period_of(ts, tz) -%}date_format({{ to_local(ts, tz) }}, 'yyyy-MM'){%- endmacro %}
+
+{#
+  Parse an ISO-8601 timestamp that must carry an offset (+02:00, +0200, Z); anything else,
+  including a timestamp without an offset, gives null.
+#}
+{% macro parse_timestamptz(raw) -%}
+    {{ return(adapter.dispatch('parse_timestamptz', 'billing_warehouse')(raw)) }}
+{%- endmacro %}
+{% macro duckdb__parse_timestamptz(raw) -%}
+    case
+        when regexp_matches(trim({{ raw }}), '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$')
+        then try_cast(trim({{ raw }}) as timestamptz)
+    end
+{%- endmacro %}
+
+{# the as_of instant: var('as_of') when set, else the run's start #}
+{% macro as_of() -%}
+    {%- if var('as_of', '') -%}
+        cast('{{ var("as_of") }}' as timestamptz)
+    {%- else -%}
+        cast('{{ run_started_at.isoformat() }}' as timestamptz)
+    {%- endif -%}
+{%- endmacro %}
