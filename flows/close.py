@@ -1,0 +1,105 @@
+"""Prefect flow: close a billing period (load, rate, finalize, PDFs, webhooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import flow, task
+
+from billing import pipeline
+
+
+@dataclass
+class CloseReport:
+    period: str
+    close_run_id: str | None
+    draft: bool
+    load: Any = None
+    closed: list[Any] = field(default_factory=list)
+    webhooks_queued: int = 0
+    pdfs_rendered: int = 0
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+@task(name="load raw folder")
+def load_task(warehouse: str, raw_dir: str):
+    return pipeline.load(warehouse, raw_dir)
+
+
+@task(name="dbt build")
+def build_task(warehouse: str, period: str, as_of):
+    return pipeline.build(warehouse, through_period=period, as_of=as_of)
+
+
+@task(name="finalize period")
+def finalize_task(warehouse: str, period: str, close_run_id: str, issued_at):
+    return pipeline.finalize(warehouse, period, close_run_id=close_run_id, issued_at=issued_at)
+
+
+@task(name="queue webhooks")
+def queue_task(warehouse: str, as_of) -> int:
+    return pipeline.queue_webhooks(warehouse, as_of=as_of)
+
+
+@task(name="render PDFs")
+def render_task(warehouse: str, period: str, progress: bool) -> int:
+    return len(pipeline.render(warehouse, period, progress=progress))
+
+
+@flow(name="billing-close", log_prints=False)
+def close_flow(
+    warehouse: str,
+    period: str,
+    raw_dir: str | None = None,
+    draft: bool = False,
+    skip_pdf: bool = False,
+    as_of: str | None = None,
+    progress: bool = True,
+) -> CloseReport:
+    """Close ``period``: earlier open periods are closed first, in order."""
+    return run_close(warehouse, period, raw_dir, draft, skip_pdf, as_of, progress, tasks=True)
+
+
+def run_close(
+    warehouse: str,
+    period: str,
+    raw_dir: str | None = None,
+    draft: bool = False,
+    skip_pdf: bool = False,
+    as_of: str | None = None,
+    progress: bool = True,
+    *,
+    tasks: bool = False,
+) -> CloseReport:
+    """The close itself; ``tasks=False`` runs the steps as plain calls (no Prefect API)."""
+    from billing.close import check_period
+
+    def call(t, *args):
+        return t(*args) if tasks else t.fn(*args)
+
+    check_period(period)
+    when = pipeline.parse_as_of(as_of)
+    timer = pipeline.Timer()
+    report = CloseReport(period=period, close_run_id=None, draft=draft)
+    if raw_dir:
+        with timer.phase("load"):
+            report.load = call(load_task, warehouse, raw_dir)
+    with timer.phase("rating"):
+        call(build_task, warehouse, period, when)
+    if draft:
+        report.phases = timer.phases
+        return report
+    with timer.phase("finalization"):
+        report.close_run_id = pipeline.start_run(warehouse, period)
+        for p in pipeline.periods_to_close(warehouse, period):
+            report.closed.append(call(finalize_task, warehouse, p, report.close_run_id, when))
+    with timer.phase("webhooks"):
+        report.webhooks_queued = call(queue_task, warehouse, when)
+    if not skip_pdf:
+        with timer.phase("pdfs"):
+            for p in sorted({c.period for c in report.closed} | {period}):
+                report.pdfs_rendered += call(render_task, warehouse, p, progress)
+    report.phases = timer.phases
+    pipeline.finish_run(warehouse, report.close_run_id, timer.phases)
+    return report

@@ -1,0 +1,253 @@
+"""The ``billing`` command: every command drives a Prefect flow (see flows/)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from billing.errors import BillingError
+
+app = typer.Typer(
+    name="billing",
+    help="Billing warehouse for freelancer marketplaces: load raw files, close billing "
+    "periods, render PDF invoices and deliver signed webhooks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Warehouse = Annotated[
+    Path,
+    typer.Option(
+        "--warehouse",
+        envvar="BILLING_WAREHOUSE",
+        help="The DuckDB warehouse file (created when missing).",
+        show_default=True,
+    ),
+]
+
+
+def _default_warehouse() -> Path:
+    from billing.paths import DEFAULT_WAREHOUSE
+
+    return DEFAULT_WAREHOUSE
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _prepare(warehouse: Path) -> str:
+    """Set up a quiet Prefect runtime next to the warehouse; returns the warehouse path."""
+    from billing.runtime import configure_prefect
+
+    warehouse = warehouse.expanduser().resolve()
+    configure_prefect()
+    os.environ["BILLING_WAREHOUSE"] = str(warehouse)
+    return str(warehouse)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the raw tables to.")],
+    entities: Annotated[int, typer.Option(help="Number of billing entities.", min=1)] = 12,
+    events: Annotated[int, typer.Option(help="Number of marketplace events.", min=0)] = 20_000,
+    months: Annotated[int, typer.Option(help="Whole months of events.", min=1)] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 7,
+    end_period: Annotated[
+        str | None, typer.Option(help="Last month of data, YYYY-MM (default: last full month).")
+    ] = None,
+    events_format: Annotated[
+        str, typer.Option("--format", help="Events as csv+jsonl, parquet, or auto.")
+    ] = "auto",
+    warehouse: Warehouse = None,  # accepted on every command; unused here
+) -> None:
+    """Write a realistic raw folder of sample data that follows the contract."""
+    from billing.generate import generate as make_raw_folder
+
+    summary = make_raw_folder(
+        out, entities=entities, events=events, months=months, seed=seed,
+        end_period=end_period, events_format=events_format,
+    )
+    console = _console()
+    console.print(f"Wrote sample raw folder [bold]{out}[/bold]")
+    for table, count in summary.counts.items():
+        console.print(f"  {table:<22} {count:>12,}")
+
+
+@app.command()
+def load(
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="The raw folder to load.")],
+    warehouse: Warehouse = None,
+) -> None:
+    """Load a raw folder into the warehouse (incremental and idempotent)."""
+    from billing.report import print_load
+
+    path = _prepare(warehouse or _default_warehouse())
+    from flows.load import load_flow
+
+    summary = load_flow(path, str(raw_dir))
+    print_load(_console(), summary, path)
+
+
+@app.command()
+def close(
+    period: Annotated[str, typer.Option("--period", help="The billing period, YYYY-MM.")],
+    raw_dir: Annotated[
+        Path | None, typer.Option("--raw-dir", help="Load this raw folder first.")
+    ] = None,
+    draft: Annotated[
+        bool, typer.Option("--draft", help="Compute and show; finalize, number and queue nothing.")
+    ] = False,
+    skip_pdf: Annotated[
+        bool, typer.Option("--skip-pdf", help="Leave the PDFs to a later `billing render`.")
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Close as of this instant (default: now).")
+    ] = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Load (when --raw-dir is given), rate, finalize, render the PDFs, queue the webhooks."""
+    from billing.close import check_period
+    from billing.report import print_close
+
+    check_period(period)
+    path = _prepare(warehouse or _default_warehouse())
+    from flows.close import close_flow
+
+    report = close_flow(
+        path, period, str(raw_dir) if raw_dir else None, draft, skip_pdf, as_of
+    )
+    print_close(_console(), report, path)
+
+
+@app.command()
+def render(
+    period: Annotated[str, typer.Option("--period", help="The billing period, YYYY-MM.")],
+    warehouse: Warehouse = None,
+) -> None:
+    """Render the PDFs of the period's finalized invoices that have none yet."""
+    from billing.close import check_period
+    from billing.paths import pdf_dir
+
+    check_period(period)
+    path = _prepare(warehouse or _default_warehouse())
+    from flows.render import render_flow
+
+    count = render_flow(path, period)
+    _console().print(f"Rendered {count} PDF(s) into {pdf_dir(Path(path), period)}")
+
+
+@app.command()
+def deliver(
+    url: Annotated[
+        str | None, typer.Option(envvar="BILLING_WEBHOOK_URL", help="Receiver URL.")
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BILLING_WEBHOOK_SECRET",
+            help="Signing secret, whsec_<base64> (never printed).",
+            show_default=False,
+        ),
+    ] = None,
+    retry_dead: Annotated[
+        bool, typer.Option("--retry-dead", help="Send dead webhooks again.")
+    ] = False,
+    dry_run: Annotated[
+        Path | None,
+        typer.Option("--dry-run", help="Write the payloads to this folder instead of sending."),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to keep retrying failed deliveries before returning.")
+    ] = 30.0,
+    concurrency: Annotated[int, typer.Option(help="Deliveries in flight at once.", min=1)] = 16,
+    warehouse: Warehouse = None,
+) -> None:
+    """Send the pending webhooks (Standard Webhooks signatures, retries with backoff)."""
+    from billing.report import print_delivery
+
+    if dry_run is None and (not url or not secret):
+        raise BillingError(
+            "deliver needs --url and --secret (or BILLING_WEBHOOK_URL and "
+            "BILLING_WEBHOOK_SECRET), or --dry-run DIR"
+        )
+    path = _prepare(warehouse or _default_warehouse())
+    from flows.deliver import deliver_flow
+
+    options = {
+        "url": url, "secret": secret, "retry_dead": retry_dead,
+        "dry_run_dir": dry_run, "wait": wait, "concurrency": concurrency,
+    }
+    summary = deliver_flow(path, options)
+    print_delivery(_console(), summary)
+
+
+@app.command()
+def explain(
+    invoice: Annotated[str, typer.Option("--invoice", help="The invoice number.")],
+    warehouse: Warehouse = None,
+) -> None:
+    """Show an invoice's lines and, for each, the events, ledger entries and seats behind it."""
+    from billing.explain import explain_invoice
+
+    explain_invoice(_console(), warehouse or _default_warehouse(), invoice)
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the sample raw folder.")
+    ] = None,
+    entities: Annotated[int, typer.Option(help="Number of billing entities.", min=1)] = 12,
+    events: Annotated[int, typer.Option(help="Number of marketplace events.", min=1)] = 20_000,
+    months: Annotated[int, typer.Option(help="Whole months of events.", min=1)] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    warehouse: Warehouse = None,
+) -> None:
+    """Make sample data, load it, close the latest full period, render PDFs, queue webhooks."""
+    from billing.paths import PROJECT_DIR
+    from billing.pipeline import latest_full_period
+    from billing.report import print_demo
+
+    path = _prepare(warehouse or PROJECT_DIR / "data" / "demo" / "warehouse.duckdb")
+    out_dir = (out or Path(path).parent / "raw").resolve()
+    period = latest_full_period()
+    from flows.demo import demo_flow
+
+    generated, report = demo_flow(path, str(out_dir), entities, events, months, seed, period)
+    print_demo(_console(), generated, report, path, out_dir)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except BillingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except (typer.Exit, SystemExit) as exc:
+        raise exc
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a line
+        import click
+
+        if isinstance(exc, click.ClickException):
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        if os.environ.get("BILLING_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"error: {type(exc).__name__}: {exc} (set BILLING_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)

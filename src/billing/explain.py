@@ -1,0 +1,137 @@
+"""`billing explain --invoice NUMBER`: an invoice's lines and what is behind each one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from billing.errors import BillingError
+
+#: How many events to list under one usage line before summarising the rest.
+MAX_EVENTS_SHOWN = 20
+
+
+def explain_invoice(console: Console, warehouse: Path | str, invoice_number: str) -> None:
+    if not Path(warehouse).exists():
+        raise BillingError(f"warehouse {warehouse} does not exist")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        _explain(console, con, invoice_number)
+    finally:
+        con.close()
+
+
+def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> None:
+    head = con.execute(
+        """
+        select i.invoice_id, i.entity_id, i.period, i.currency, i.status, i.subtotal, i.tax,
+               i.total, i.issued_at, i.pdf_path, r.close_run_id, r.input_fingerprint,
+               r.price_book_version
+        from main.invoices i
+        left join billing.issued_invoices r using (invoice_id)
+        where i.invoice_number = ?
+        """,
+        [number],
+    ).fetchone()
+    if head is None:
+        raise BillingError(f"no invoice numbered {number!r} (drafts have no number yet)")
+    (invoice_id, entity_id, period, currency, status, subtotal, tax, total, issued_at,
+     pdf_path, run_id, fingerprint, price_book) = head
+    console.print(f"[bold]Invoice {number}[/bold]  {entity_id}  period {period}  {status}")
+    console.print(f"  issued {issued_at}  by close run {run_id}")
+    console.print(f"  input fingerprint {fingerprint}  price book {price_book}")
+    console.print(f"  PDF {pdf_path}")
+    lines = con.execute(
+        """
+        select line_number, line_type, line_key, description, quantity, amount,
+               original_period, service_start, service_end
+        from main.invoice_lines where invoice_id = ? order by line_number
+        """,
+        [invoice_id],
+    ).fetchall()
+    for (line_no, line_type, key, description, quantity, amount, original, start, end) in lines:
+        console.print(f"\n[bold]{line_no}. {description}[/bold]  {amount} {currency}")
+        evidence_period = original or period
+        if line_type == "usage":
+            _usage_evidence(console, con, entity_id, evidence_period, key)
+        elif line_type == "seat":
+            _seat_evidence(console, con, entity_id, evidence_period, start, end)
+        elif line_type in ("credits_applied", "credit_purchase"):
+            _ledger_evidence(console, con, entity_id, evidence_period, line_type, key)
+        elif line_type == "adjustment":
+            console.print(
+                f"   restates {original}: the line as computed now differs from what was "
+                "issued; evidence as computed now:"
+            )
+            base = key.split("|", 1)[-1] if key.startswith("adjustment|") else key
+            kind = base.split("|", 1)[0]
+            if kind == "usage":
+                _usage_evidence(console, con, entity_id, original, base)
+            elif kind in ("credits_applied", "credit_purchase"):
+                _ledger_evidence(console, con, entity_id, original, kind, base)
+    console.print(f"\nsubtotal {subtotal}  tax {tax}  total {total} {currency}")
+
+
+def _usage_evidence(console, con, entity_id, period, key) -> None:
+    parts = key.split("|")
+    if len(parts) < 4:
+        return
+    _, price_id, valid_from, tier_from = parts[:4]
+    rows = con.execute(
+        """
+        select c.event_id, e.user_id, e.occurred_at, c.units, c.amount
+        from intermediate.int_event_tier_charges c
+        join main.rated_events e using (event_id)
+        where c.entity_id = ? and c.period = ? and c.price_id = ?
+          and cast(c.price_valid_from as varchar) = ? and cast(c.tier_from as varchar) = ?
+        order by e.occurred_at, c.event_id
+        """,
+        [entity_id, period, price_id, valid_from, tier_from],
+    ).fetchall()
+    table = Table("event", "user", "occurred at", "units", "amount", show_edge=False)
+    for row in rows[:MAX_EVENTS_SHOWN]:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+    if len(rows) > MAX_EVENTS_SHOWN:
+        console.print(f"   … and {len(rows) - MAX_EVENTS_SHOWN:,} more events")
+
+
+def _seat_evidence(console, con, entity_id, period, start, end) -> None:
+    rows = con.execute(
+        """
+        select change_id, plan_id, seats, effective_at from staging.stg_subscription_changes
+        where entity_id = ? and effective_at < ? order by effective_at desc, change_id desc
+        limit 1
+        """,
+        [entity_id, end],
+    ).fetchall()
+    for change_id, plan_id, seats, effective_at in rows:
+        console.print(
+            f"   subscription change {change_id}: {seats} seats of {plan_id} "
+            f"from {effective_at}; billed {start} → {end}"
+        )
+
+
+def _ledger_evidence(console, con, entity_id, period, line_type, key) -> None:
+    entry = "draw" if line_type == "credits_applied" else "grant"
+    rows = con.execute(
+        """
+        select purchase_id, event_id, user_id, occurred_at, amount
+        from main.credit_ledger
+        where entity_id = ? and period = ? and entry_type = ?
+        order by occurred_at, event_id
+        """,
+        [entity_id, period, entry],
+    ).fetchall()
+    if line_type == "credit_purchase":
+        purchase = key.split("|")[-1]
+        rows = [r for r in rows if r[0] == purchase]
+    table = Table("lot", "event", "user", "at", "amount", show_edge=False)
+    for row in rows[:MAX_EVENTS_SHOWN]:
+        table.add_row(*(str(v) if v is not None else "" for v in row))
+    console.print(table)
+    if len(rows) > MAX_EVENTS_SHOWN:
+        console.print(f"   … and {len(rows) - MAX_EVENTS_SHOWN:,} more ledger entries")

@@ -1,0 +1,180 @@
+"""The steps the flows run, as plain functions over a warehouse path.
+
+Each step opens the warehouse, does one job and closes it again, so that dbt (which opens the
+same file) never meets a second writer. Prefect flows in ``flows/`` wrap these as tasks; tests
+call them directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from billing import close as closing
+from billing import warehouse as wh
+from billing.errors import BillingError
+from billing.paths import pdf_dir
+
+
+@contextmanager
+def opened(warehouse: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    try:
+        con = wh.connect(warehouse, read_only=read_only)
+    except duckdb.IOException as exc:
+        raise BillingError(f"cannot open warehouse {warehouse}: {exc}") from exc
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass
+class Timer:
+    """Wall time per named phase, for the close summary."""
+
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
+
+
+def parse_as_of(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BillingError(f"--as-of must be an ISO-8601 instant, got {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise BillingError(f"--as-of needs an offset or Z (e.g. {value}Z), got {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def load(warehouse: Path | str, raw_dir: Path | str, progress: Callable | None = None):
+    from billing.inputs.load import load_raw_dir
+
+    raw = Path(raw_dir)
+    if not raw.is_dir():
+        raise BillingError(f"raw folder {raw} does not exist or is not a folder")
+    with opened(warehouse) as con:
+        return load_raw_dir(con, raw, progress=progress)
+
+
+def build(warehouse: Path | str, *, through_period: str, as_of: datetime, quiet: bool = False):
+    """Run the dbt project (models, unit tests and data tests) as of ``as_of``."""
+    from billing.dbt import run_dbt
+
+    dbt_vars = {"through_period": through_period, "as_of": as_of.isoformat()}
+    return run_dbt(["build"], warehouse, vars=dbt_vars, quiet=quiet)
+
+
+def start_run(warehouse: Path | str, period: str) -> str:
+    with opened(warehouse) as con:
+        return closing.start_close_run(con, period, draft=False)
+
+
+def finish_run(warehouse: Path | str, close_run_id: str, phases: dict[str, float]) -> None:
+    with opened(warehouse) as con:
+        closing.finish_close_run(con, close_run_id, "finalized", phases)
+
+
+def periods_to_close(warehouse: Path | str, period: str) -> list[str]:
+    with opened(warehouse) as con:
+        return closing.open_periods_through(con, period)
+
+
+def finalize(
+    warehouse: Path | str, period: str, *, close_run_id: str, issued_at: datetime
+) -> closing.ClosedPeriod:
+    from billing.webhooks.outbox import enqueue_finalized
+
+    with opened(warehouse) as con:
+        return closing.finalize_period(
+            con,
+            period,
+            close_run_id=close_run_id,
+            issued_at=issued_at,
+            on_finalized=enqueue_finalized,
+        )
+
+
+def queue_webhooks(warehouse: Path | str, *, as_of: datetime) -> int:
+    """Record every detected webhook not yet in the outbox; returns how many were added."""
+    from billing.webhooks.outbox import queue_from_triggers
+
+    with opened(warehouse) as con:
+        return queue_from_triggers(con, as_of=as_of)
+
+
+def render(
+    warehouse: Path | str, period: str, *, progress: bool = True, workers: int | None = None
+) -> list:
+    """Render the PDFs of the period's finalized invoices that have none yet."""
+    from billing.pdf.render import load_invoice_docs, render_many, write_manifest
+
+    out_dir = pdf_dir(Path(warehouse), period)
+    with opened(warehouse) as con:
+        todo = closing.invoices_without_pdf(con, period)
+        if not todo:
+            return []
+        docs = load_invoice_docs(con, todo)
+    results = render_many(docs, out_dir, workers=workers, progress=progress)
+    with opened(warehouse) as con:
+        closing.record_pdfs(
+            con, [(r.invoice_id, str(r.path), r.sha256) for r in results]
+        )
+        rows = con.execute(
+            "select invoice_id from billing.issued_invoices where period = ?", [period]
+        ).fetchall()
+        all_ids = [r[0] for r in rows]
+        write_manifest(out_dir, period, load_invoice_docs(con, all_ids) and _issued_pdfs(con, period))
+    return results
+
+
+def _issued_pdfs(con: duckdb.DuckDBPyConnection, period: str) -> list[dict]:
+    rows = con.execute(
+        """
+        select invoice_id, invoice_number, pdf_path, pdf_sha256 from billing.issued_invoices
+        where period = ? and pdf_path is not null order by invoice_number
+        """,
+        [period],
+    ).fetchall()
+    return [
+        {"invoice_id": i, "invoice_number": n, "pdf_path": p, "sha256": s} for i, n, p, s in rows
+    ]
+
+
+def generate(out_dir: Path | str, **options):
+    from billing.generate import generate as make_raw_folder
+
+    return make_raw_folder(Path(out_dir), **options)
+
+
+def deliver(warehouse: Path | str, **options):
+    from billing.webhooks.deliver import deliver as send_pending
+
+    with opened(warehouse) as con:
+        return send_pending(con, **options)
+
+
+def latest_full_period(today: datetime | None = None) -> str:
+    """The last calendar month that has fully ended (in every time zone) before ``today``."""
+    today = today or datetime.now(UTC)
+    year, month = today.year, today.month - 1
+    if month == 0:
+        year, month = year - 1, 12
+    # A month has ended everywhere once UTC is 12 hours past its end (UTC-12 ends last).
+    if today.day == 1 and today.hour < 12:
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return f"{year:04d}-{month:02d}"
