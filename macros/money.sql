@@ -14,13 +14,15 @@
 {%- endmacro %}
 
 {% macro default__round_money(amount, minor_unit) -%}
-    cast(case {{ minor_unit }}
-        when 0 then round({{ amount }}, 0)
-        when 1 then round({{ amount }}, 1)
-        when 2 then round({{ amount }}, 2)
-        when 3 then round({{ amount }}, 3)
-        else round({{ amount }}, 4)
-    end as {{ money_type() }})
+    {#- each branch is cast on its own: a CASE over round(x, 0) .. round(x, 4) of a
+        decimal(38, s) unifies to decimal(38, 0) in DuckDB and would drop the cents #}
+    case {{ minor_unit }}
+        when 0 then cast(round({{ amount }}, 0) as {{ money_type() }})
+        when 1 then cast(round({{ amount }}, 1) as {{ money_type() }})
+        when 2 then cast(round({{ amount }}, 2) as {{ money_type() }})
+        when 3 then cast(round({{ amount }}, 3) as {{ money_type() }})
+        else cast(round({{ amount }}, 4) as {{ money_type() }})
+    end
 {%- endmacro %}
 
 {#
