@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from billing.errors import CloseError
+from billing.faults import crash_point
 from billing.warehouse import transaction
 
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -194,6 +195,7 @@ def finalize_period(
         )
         if on_finalized is not None:
             on_finalized(con, invoice_ids)
+        crash_point("finalize")
     return ClosedPeriod(period, close_run_id, invoice_ids=invoice_ids)
 
 

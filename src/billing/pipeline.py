@@ -19,6 +19,7 @@ import duckdb
 from billing import close as closing
 from billing import warehouse as wh
 from billing.errors import BillingError
+from billing.faults import crash_point
 from billing.paths import pdf_dir
 
 
@@ -130,6 +131,7 @@ def render(
             return []
         docs = load_invoice_docs(con, todo)
     results = render_many(docs, out_dir, workers=workers, progress=progress)
+    crash_point("pdf")
     with opened(warehouse) as con:
         closing.record_pdfs(
             con, [(r.invoice_id, str(r.path), r.sha256) for r in results]

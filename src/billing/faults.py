@@ -1,0 +1,15 @@
+"""Crash points for the crash-safety tests: a real ``kill -9`` of the running process.
+
+Set ``BILLING_CRASH_AT=<name>`` and the process SIGKILLs itself when it reaches the named
+point (``load``, ``finalize``, ``pdf``, ``deliver``). Unset, a crash point does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get("BILLING_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,106 @@
+"""The `billing` command as a user runs it: real subprocesses, real Prefect flows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "raw_basic"
+BILLING = str(Path(sys.executable).parent / "billing")
+COMMANDS = ["generate", "load", "close", "render", "deliver", "explain", "demo"]
+
+
+def billing(*args: str, cwd: Path | None = None, env: dict | None = None):
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("BILLING_CRASH_AT", None)
+    return subprocess.run(
+        [BILLING, *args], capture_output=True, text=True, timeout=900, cwd=cwd, env=full_env
+    )
+
+
+def assert_clean(proc: subprocess.CompletedProcess) -> None:
+    out = proc.stdout + proc.stderr
+    for bad in ("Traceback", "database is locked", "telemetry", "Warning", "WARNING"):
+        assert bad not in out, f"{bad!r} in output:\n{out[-4000:]}"
+
+
+def test_help_lists_every_command():
+    proc = billing("--help")
+    assert proc.returncode == 0
+    for command in COMMANDS:
+        assert command in proc.stdout
+    for command in COMMANDS:
+        sub = billing(command, "--help")
+        assert sub.returncode == 0, sub.stderr
+        assert "--warehouse" in sub.stdout
+
+
+def test_bad_reference_file_fails_with_one_line_and_changes_nothing(tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURE, raw)
+    entities = raw / "entities.csv"
+    entities.write_text(entities.read_text().replace(",EUR,Europe/Paris,", ",EURO,Europe/Paris,"))
+    warehouse = tmp_path / "w.duckdb"
+    proc = billing("load", "--raw-dir", str(raw), "--warehouse", str(warehouse))
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "entities.csv" in lines[0] and "row 2" in lines[0] and "currency" in lines[0].lower()
+    if warehouse.exists():
+        con = duckdb.connect(str(warehouse), read_only=True)
+        assert con.execute("select count(*) from raw.source_files").fetchone()[0] == 0
+        con.close()
+
+
+def test_bad_period_is_one_line():
+    proc = billing("close", "--period", "2026-13")
+    assert proc.returncode != 0
+    assert proc.stderr.strip().startswith("error: period must look like YYYY-MM")
+
+
+@pytest.fixture(scope="module")
+def closed_by_cli(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    raw = tmp / "raw"
+    shutil.copytree(FIXTURE, raw)
+    warehouse = tmp / "w.duckdb"
+    proc = billing(
+        "close", "--period", "2026-10", "--raw-dir", str(raw), "--warehouse", str(warehouse),
+        "--as-of", "2026-11-15T00:00:00Z",
+    )
+    return proc, warehouse
+
+
+def test_close_from_the_shell_is_clean_and_timed(closed_by_cli):
+    proc, warehouse = closed_by_cli
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert_clean(proc)
+    assert "Closed" in proc.stdout and "2026-10" in proc.stdout
+    assert "Time per phase" in proc.stdout
+    for phase in ("load", "rating", "finalization", "webhooks", "pdfs"):
+        assert phase in proc.stdout
+
+
+def test_explain_shows_lines_and_evidence(closed_by_cli):
+    _, warehouse = closed_by_cli
+    proc = billing("explain", "--invoice", "ent_us-000001", "--warehouse", str(warehouse))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "ent_us-000001" in out
+    assert "ev_0002" in out and "ev_0003" in out  # the graduated tier's events
+    assert "sc_us_2" in out  # the seat change behind the 8-seat stretch
+    missing = billing("explain", "--invoice", "nope-1", "--warehouse", str(warehouse))
+    assert missing.returncode != 0 and "no invoice numbered" in missing.stderr
+
+
+def test_render_again_redraws_nothing(closed_by_cli):
+    _, warehouse = closed_by_cli
+    proc = billing("render", "--period", "2026-10", "--warehouse", str(warehouse))
+    assert proc.returncode == 0, proc.stderr
+    assert "Rendered 0 PDF" in proc.stdout

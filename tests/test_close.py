@@ -1,0 +1,237 @@
+"""The period close end to end on the hand-written raw_basic folder: real DuckDB, real dbt,
+real PDFs. Expected amounts are computed by hand (see the comments)."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from pypdf import PdfReader
+
+from billing.paths import pdf_dir, warehouse_home
+from flows.close import run_close
+
+FIXTURE = Path(__file__).parent / "fixtures" / "raw_basic"
+AS_OF = "2026-11-15T00:00:00Z"
+
+
+def q(warehouse: Path, sql: str, params=None):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def copy_raw(tmp: Path) -> Path:
+    raw = tmp / "raw"
+    shutil.copytree(FIXTURE, raw)
+    return raw
+
+
+def clone_warehouse(src: Path, tmp: Path) -> Path:
+    """A private copy of a closed warehouse and its PDFs (closes mutate both)."""
+    dst = tmp / "warehouse.duckdb"
+    shutil.copy(src, dst)
+    if warehouse_home(src).exists():
+        shutil.copytree(warehouse_home(src), warehouse_home(dst))
+    con = duckdb.connect(str(dst))
+    con.execute(
+        "update billing.issued_invoices set pdf_path = replace(pdf_path, ?, ?)",
+        [str(warehouse_home(src)), str(warehouse_home(dst))],
+    )
+    con.close()
+    return dst
+
+
+@pytest.fixture(scope="module")
+def closed(tmp_path_factory) -> tuple[Path, Path, object]:
+    """raw_basic loaded and closed through 2026-10 (which closes 2026-09 first)."""
+    tmp = tmp_path_factory.mktemp("closed")
+    raw = copy_raw(tmp)
+    warehouse = tmp / "warehouse.duckdb"
+    report = run_close(str(warehouse), "2026-10", raw_dir=str(raw), as_of=AS_OF, progress=False)
+    return warehouse, raw, report
+
+
+def totals(warehouse: Path) -> dict[str, tuple]:
+    rows = q(
+        warehouse,
+        "select invoice_number, period, subtotal, tax, total from invoices "
+        "where status = 'finalized' order by invoice_number",
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_close_earlier_open_periods_first_in_order(closed):
+    warehouse, _, report = closed
+    assert [c.period for c in report.closed] == ["2026-09", "2026-10"]
+    numbers = q(
+        warehouse,
+        "select entity_id, period, invoice_number from invoices order by entity_id, period",
+    )
+    assert ("ent_us", "2026-09", "ent_us-000001") in numbers
+    assert ("ent_us", "2026-10", "ent_us-000002") in numbers
+    assert ("ent_fr", "2026-10", "ent_fr-000002") in numbers
+
+
+def test_golden_totals(closed):
+    warehouse, _, _ = closed
+    t = totals(warehouse)
+    # ent_us 2026-09: usage 0.10 + 105.00 + 15.00 + 37.50, seats 70.00 (5 × 30 × 14/30)
+    # + 128.00 (8 × 30 × 16/30), credit package 180.00, credits applied −157.60
+    # = 378.00; tax round(378.00 × 0.0875 = 33.075) = 33.08 (half away from zero).
+    assert t["ent_us-000001"] == ("2026-09", Decimal("378.00"), Decimal("33.08"), Decimal("411.08"))
+    # ent_us 2026-10: 0.13 (5 × 0.025 = 0.125) + 105.00 + 450.00 + 20.00 + 50.00 (max fee)
+    # + 240.00 seats − 42.40 credits (the lot's remainder) = 822.73; tax 71.99.
+    assert t["ent_us-000002"] == ("2026-10", Decimal("822.73"), Decimal("71.99"), Decimal("894.72"))
+    # ent_fr 2026-09: volume 120 × 0.30 + 10.00 = 46.00, package 3 × 2.50, seats 135.00,
+    # credits bought 95.00, credits applied −7.50 = 276.00 (no tax).
+    assert t["ent_fr-000001"][1:] == (Decimal("276.00"), Decimal("0.00"), Decimal("276.00"))
+    # ent_fr 2026-10: volume 1502 × 0.20 + 20.00 = 320.40, package 2.50, seats second-prorated
+    # 45 × 3 × 1,675,800 s / 2,682,000 s (745 h: DST ends) = 84.352… → 84.35; = 407.25.
+    assert t["ent_fr-000002"][1:] == (Decimal("407.25"), Decimal("0.00"), Decimal("407.25"))
+    # ent_jp 2026-09 (JPY, 0 decimals): 2500 + 30 + 9000 package − 2530 credits = 9000.
+    assert t["ent_jp-000001"][1:] == (Decimal("9000"), Decimal("0"), Decimal("9000"))
+
+
+def test_invoice_lines_sum_to_invoices(closed):
+    warehouse, _, _ = closed
+    mismatches = q(
+        warehouse,
+        """
+        select i.invoice_id from invoices i
+        join (select invoice_id, sum(amount) s from invoice_lines group by 1) l using (invoice_id)
+        where l.s <> i.subtotal or i.subtotal + i.tax <> i.total
+        """,
+    )
+    assert mismatches == []
+
+
+def test_pdfs_written_and_match_the_invoice(closed):
+    warehouse, _, _ = closed
+    rows = q(
+        warehouse,
+        "select invoice_number, pdf_path, pdf_sha256, total from invoices "
+        "where status = 'finalized' order by invoice_number",
+    )
+    assert rows and all(r[1] for r in rows)
+    import hashlib
+
+    for number, path, sha, _total in rows:
+        data = Path(path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == sha
+        text = "".join(page.extract_text() for page in PdfReader(path).pages)
+        assert number in text
+    assert (pdf_dir(warehouse, "2026-10") / "manifest.json").exists()
+
+
+def test_finalized_webhook_per_invoice(closed):
+    warehouse, _, _ = closed
+    n_invoices = q(warehouse, "select count(*) from invoices where status = 'finalized'")[0][0]
+    n_hooks = q(
+        warehouse,
+        "select count(*) from webhook_outbox where event_type = 'invoice.finalized'",
+    )[0][0]
+    assert n_hooks == n_invoices
+
+
+def snapshot(warehouse: Path) -> dict:
+    return {
+        "invoices": q(warehouse, "select * from billing.issued_invoices order by all"),
+        "lines": q(warehouse, "select * from billing.issued_invoice_lines order by all"),
+        "outbox": q(
+            warehouse,
+            "select webhook_id, dedup_key, event_type, payload from webhook_outbox order by all",
+        ),
+        "closes": q(warehouse, "select * from billing.period_closes order by all"),
+    }
+
+
+def test_close_again_changes_nothing(closed, tmp_path):
+    warehouse = clone_warehouse(closed[0], tmp_path)
+    before = snapshot(warehouse)
+    pdfs = {p: p.read_bytes() for p in warehouse_home(warehouse).rglob("*.pdf")}
+    report = run_close(
+        str(warehouse), "2026-10", raw_dir=str(closed[1]), as_of=AS_OF, progress=False
+    )
+    assert all(c.already_closed for c in report.closed)
+    assert snapshot(warehouse) == before
+    assert {p: p.read_bytes() for p in warehouse_home(warehouse).rglob("*.pdf")} == pdfs
+
+
+def test_draft_finalizes_nothing(tmp_path):
+    raw = copy_raw(tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    run_close(str(warehouse), "2026-09", raw_dir=str(raw), draft=True, as_of=AS_OF)
+    assert q(warehouse, "select count(*) from billing.issued_invoices")[0][0] == 0
+    assert q(warehouse, "select count(*) from billing.period_closes")[0][0] == 0
+    assert q(warehouse, "select count(*) from webhook_outbox")[0][0] == 0
+    drafts = q(
+        warehouse,
+        "select invoice_number, status, total from invoices where entity_id = 'ent_us' "
+        "and period = '2026-09'",
+    )
+    assert drafts == [(None, "draft", Decimal("411.08"))]
+
+
+def test_late_event_becomes_adjustment_on_next_open_invoice(closed, tmp_path):
+    warehouse = clone_warehouse(closed[0], tmp_path)
+    raw = tmp_path / "raw"
+    shutil.copytree(closed[1], raw)
+    before = snapshot(warehouse)
+    # A September message arrives late: 10 × 0.02 = 0.20, paid from credits in September,
+    # which leaves 0.20 less for October's draws.
+    (raw / "marketplace_events" / "2026-11-late.csv").write_text(
+        "event_id,entity_id,user_id,event_type,occurred_at,quantity,amount\n"
+        "ev_late,ent_us,u_alice,message_sent,2026-09-25T10:00:00-04:00,10,\n"
+    )
+    run_close(str(warehouse), "2026-11", raw_dir=str(raw), as_of="2026-12-02T00:00:00Z",
+              progress=False)
+    after = snapshot(warehouse)
+    # Issued invoices and lines stay exactly as issued; November's invoice is new.
+    assert set(before["invoices"]) <= set(after["invoices"])
+    assert set(before["lines"]) <= set(after["lines"])
+    adjustments = q(
+        warehouse,
+        """
+        select original_period, amount from invoice_lines
+        where entity_id = 'ent_us' and period = '2026-11' and line_type = 'adjustment'
+        order by original_period, amount
+        """,
+    )
+    assert adjustments == [
+        ("2026-09", Decimal("-0.20")),  # more credits applied in September
+        ("2026-09", Decimal("0.20")),  # the late usage
+        ("2026-10", Decimal("0.20")),  # fewer credits left for October
+    ]
+
+
+def test_deleted_event_is_credited_back(closed, tmp_path):
+    warehouse = clone_warehouse(closed[0], tmp_path)
+    raw = tmp_path / "raw"
+    shutil.copytree(closed[1], raw)
+    events = raw / "marketplace_events" / "2026-09.csv"
+    kept = [line for line in events.read_text().splitlines() if not line.startswith("ev_0004,")]
+    events.write_text("\n".join(kept) + "\n")
+    # ev_0004 (bob, 3 % of 1250.00 = 37.50, paid by credits) was billed in September: its
+    # usage is credited back (−37.50), credits applied shrink (+37.50 in September) and the
+    # credits it used go to October's draws instead (−37.50 in October).
+    run_close(str(warehouse), "2026-11", raw_dir=str(raw), as_of="2026-12-02T00:00:00Z",
+              progress=False)
+    adjustments = q(
+        warehouse,
+        """
+        select original_period, amount from invoice_lines
+        where entity_id = 'ent_us' and period = '2026-11' and line_type = 'adjustment'
+        order by original_period, amount
+        """,
+    )
+    assert adjustments == [
+        ("2026-09", Decimal("-37.50")),
+        ("2026-09", Decimal("37.50")),
+        ("2026-10", Decimal("-37.50")),
+    ]
