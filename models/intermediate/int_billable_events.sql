@@ -1,0 +1,19 @@
+-- The events that are billed: the standing copy of each event_id that passed every check.
+-- Grain: one row per billable event_id.
+select
+    event_id,
+    entity_id,
+    user_id,
+    event_type,
+    occurred_at,
+    local_date,
+    period,
+    quantity,
+    amount as input_amount,
+    price_id,
+    price_valid_from,
+    model,
+    currency
+from {{ ref('int_events_validated') }}
+where reject_reason is null
+    and not is_replay

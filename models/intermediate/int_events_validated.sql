@@ -1,0 +1,181 @@
+-- Every active event row, told billable or not.
+-- Grain: one row per stg_marketplace_events row.
+-- Per event_id the copy first loaded (first_load_id, source_file, row_number) stands; a later
+-- copy with the same parsed content is a replay (is_replay, not billed, not rejected), one with
+-- different content is a conflicting_duplicate. The standing copy is checked in the contract's
+-- order: invalid_timestamp, invalid_quantity, invalid_amount, unknown_entity, unknown_user,
+-- user_not_in_entity, no_price. Period and price lookup use the entity's local time.
+with events as (
+    select * from {{ ref('stg_marketplace_events') }}
+),
+
+entities as (
+    select entity_id, currency, timezone from {{ ref('stg_entities') }}
+),
+
+users as (
+    select user_id from {{ ref('stg_users') }}
+),
+
+entity_users as (
+    select entity_id, user_id from {{ ref('stg_entity_users') }}
+),
+
+price_versions as (
+    -- the rows of a price_id with the same valid_from form one version
+    select
+        price_id,
+        valid_from,
+        min(event_type) as event_type,
+        min(currency) as currency,
+        min(model) as model,
+        case when count(valid_to) = count(*) then max(valid_to) end as valid_to
+    from {{ ref('stg_event_prices') }}
+    group by price_id, valid_from
+),
+
+effective_price_versions as (
+    -- overlapping versions of one (event_type, currency): the one starting later wins from
+    -- its start (on the same start, the greater price_id), so an event matches at most one
+    select
+        price_id,
+        valid_from,
+        event_type,
+        currency,
+        model,
+        case
+            when next_valid_from is not null and (valid_to is null or next_valid_from < valid_to)
+                then next_valid_from
+            else valid_to
+        end as effective_to
+    from (
+        select
+            *,
+            lead(valid_from) over (
+                partition by event_type, currency order by valid_from, price_id
+            ) as next_valid_from
+        from price_versions
+    ) as ordered_versions
+),
+
+content_keys as (
+    -- the parsed content two copies of an event_id are compared on; an unparsable value is
+    -- compared as its raw text
+    select
+        *,
+        coalesce(cast(occurred_at as varchar), '~' || occurred_at_raw) as occurred_key,
+        coalesce(cast(quantity as varchar), '~' || quantity_raw) as quantity_key,
+        case
+            when amount is not null then cast(amount as varchar)
+            when not {{ is_blank('amount_raw') }} then '~' || amount_raw
+        end as amount_key,
+        {{ is_blank('event_id') }} as is_missing_id
+    from events
+),
+
+copies as (
+    select
+        *,
+        row_number() over first_loaded as copy_number,
+        first_value(entity_id) over first_loaded as first_entity_id,
+        first_value(user_id) over first_loaded as first_user_id,
+        first_value(event_type) over first_loaded as first_event_type,
+        first_value(occurred_key) over first_loaded as first_occurred_key,
+        first_value(quantity_key) over first_loaded as first_quantity_key,
+        first_value(amount_key) over first_loaded as first_amount_key
+    from content_keys
+    window first_loaded as (
+        partition by event_id
+        order by first_load_id, source_file, row_number
+        rows between unbounded preceding and current row
+    )
+),
+
+copies_classified as (
+    select
+        *,
+        not is_missing_id and copy_number > 1 as is_later_copy,
+        not is_missing_id
+        and copy_number > 1
+        and entity_id is not distinct from first_entity_id
+        and user_id is not distinct from first_user_id
+        and event_type is not distinct from first_event_type
+        and occurred_key is not distinct from first_occurred_key
+        and quantity_key is not distinct from first_quantity_key
+        and amount_key is not distinct from first_amount_key as is_replay
+    from copies
+),
+
+located as (
+    select
+        c.*,
+        e.entity_id as known_entity_id,
+        e.currency,
+        e.timezone,
+        u.user_id as known_user_id,
+        eu.user_id as member_user_id,
+        case when e.entity_id is not null then cast({{ to_local('c.occurred_at', 'e.timezone') }} as date) end as local_date,
+        case when e.entity_id is not null then {{ period_of('c.occurred_at', 'e.timezone') }} end as period
+    from copies_classified as c
+    left join entities as e
+        on e.entity_id = c.entity_id
+    left join users as u
+        on u.user_id = c.user_id
+    left join entity_users as eu
+        on eu.entity_id = c.entity_id
+        and eu.user_id = c.user_id
+),
+
+priced as (
+    select
+        l.*,
+        p.price_id,
+        p.valid_from as price_valid_from,
+        p.model
+    from located as l
+    left join effective_price_versions as p
+        on p.event_type = l.event_type
+        and p.currency = l.currency
+        and p.valid_from <= l.local_date
+        and (p.effective_to is null or l.local_date < p.effective_to)
+)
+
+select
+    event_id,
+    entity_id,
+    user_id,
+    event_type,
+    occurred_at_raw,
+    quantity_raw,
+    amount_raw,
+    occurred_at,
+    quantity,
+    amount,
+    source_file_id,
+    source_file,
+    row_number,
+    first_load_id,
+    loaded_at,
+    copy_number,
+    is_replay,
+    case
+        when is_missing_id then 'missing_event_id'
+        when is_replay then null
+        when is_later_copy then 'conflicting_duplicate'
+        when occurred_at is null then 'invalid_timestamp'
+        when quantity is null then 'invalid_quantity'
+        when amount is null and not {{ is_blank('amount_raw') }} then 'invalid_amount'
+        when amount is null and model = 'percentage' then 'invalid_amount'
+        when known_entity_id is null then 'unknown_entity'
+        when known_user_id is null then 'unknown_user'
+        when member_user_id is null then 'user_not_in_entity'
+        when price_id is null then 'no_price'
+    end as reject_reason,
+    currency,
+    timezone,
+    local_date,
+    period,
+    price_id,
+    price_valid_from,
+    model
+from priced

@@ -1,0 +1,40 @@
+-- Membership of a user in an entity (credit_limit null = no limit).
+-- Grain: one row per entity_id, user_id; when active rows share the key, the latest loaded wins.
+with active_rows as (
+    select
+        r.*,
+        f.load_id as _load_id,
+        f.rel_path as _rel_path
+    from {{ source('raw', 'entity_users') }} as r
+    inner join {{ source('raw', 'source_files') }} as f
+        on f.file_id = r._file_id
+    where f.is_active
+),
+
+typed as (
+    select
+        entity_id,
+        user_id,
+        team_id,
+        {{ parse_decimal('credit_limit') }} as credit_limit,
+        _load_id,
+        _rel_path,
+        _row_number
+    from active_rows
+),
+
+latest as (
+    select *
+    from typed
+    qualify row_number() over (
+        partition by entity_id, user_id
+        order by _load_id desc, _rel_path desc, _row_number desc
+    ) = 1
+)
+
+select
+    entity_id,
+    user_id,
+    team_id,
+    credit_limit
+from latest

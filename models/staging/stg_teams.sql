@@ -1,0 +1,38 @@
+-- Teams.
+-- Grain: one row per team_id; when active rows share the key, the latest loaded wins.
+with active_rows as (
+    select
+        r.*,
+        f.load_id as _load_id,
+        f.rel_path as _rel_path
+    from {{ source('raw', 'teams') }} as r
+    inner join {{ source('raw', 'source_files') }} as f
+        on f.file_id = r._file_id
+    where f.is_active
+),
+
+typed as (
+    select
+        team_id,
+        entity_id,
+        name as team_name,
+        _load_id,
+        _rel_path,
+        _row_number
+    from active_rows
+),
+
+latest as (
+    select *
+    from typed
+    qualify row_number() over (
+        partition by team_id
+        order by _load_id desc, _rel_path desc, _row_number desc
+    ) = 1
+)
+
+select
+    team_id,
+    entity_id,
+    team_name
+from latest
