@@ -99,34 +99,28 @@ def _discover(raw_dir: Path) -> list[_Found]:
     return sorted(found, key=lambda f: f.file.rel_path)
 
 
-def _begin(con: duckdb.DuckDBPyConnection) -> bool:
-    """Open a transaction; False when the caller already holds one (it then commits)."""
-    try:
-        con.execute("begin transaction")
-    except duckdb.TransactionException:
-        return False
-    return True
-
-
 def load_raw_dir(
     con: duckdb.DuckDBPyConnection,
     raw_dir: Path | str,
     *,
     progress: ProgressCallback | None = None,
+    own_transaction: bool = True,
 ) -> LoadSummary:
     """Load the raw folder ``raw_dir`` into ``raw.*``; all or nothing.
 
     Raises ``InputError`` (file, row, rule) when the folder breaks the contract; the warehouse
-    is then left exactly as it was. When called inside a transaction the caller already
-    opened, the load joins it and the caller commits or rolls back.
+    is then left exactly as it was. With ``own_transaction=False`` the load runs inside a
+    transaction the caller has already begun, and the caller commits or rolls back (DuckDB has
+    no nested transactions, and a failed ``begin`` would abort the caller's).
     """
     started = time.perf_counter()
     raw_dir = Path(raw_dir).resolve()
     if not raw_dir.is_dir():
         raise InputError(str(raw_dir), None, "the raw folder does not exist")
     found = _discover(raw_dir)
-    wh.bootstrap(con)
-    own_transaction = _begin(con)
+    if own_transaction:
+        wh.bootstrap(con)
+        con.execute("begin transaction")
     try:
         summary = _load(con, raw_dir, found, progress)
     except BaseException:

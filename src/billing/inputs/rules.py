@@ -131,14 +131,15 @@ def iso_currencies() -> frozenset[str]:
 
 
 @functools.cache
-def _iana_zones_python() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+def _iana_timezones() -> frozenset[str]:
+    with duckdb.connect() as con:
+        duck = {r[0] for r in con.execute("select name from pg_timezone_names()").fetchall()}
+    return frozenset(zoneinfo.available_timezones()) & duck
 
 
-def iana_timezones(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+def iana_timezones() -> frozenset[str]:
     """Zones both Python's zoneinfo and DuckDB's ICU know (dbt converts times with the latter)."""
-    duck = {r[0] for r in con.execute("select name from pg_timezone_names()").fetchall()}
-    return _iana_zones_python() & duck
+    return _iana_timezones()
 
 
 # --- SQL helpers ---------------------------------------------------------------------------
@@ -175,26 +176,27 @@ def effective_rows(table: str) -> str:
     )
 
 
-def _first(con: duckdb.DuckDBPyConnection, sql: str) -> Violation | None:
+def _first(con: duckdb.DuckDBPyConnection, checks: list[str]) -> Violation | None:
+    """The first violation by (file, row) among ``checks`` (ties: the earlier check)."""
+    union = " union all ".join(
+        f"select _raw_dir, _rel_path, _row_number, rule, {n} as _check from ({sql}) "
+        "where rule is not null"
+        for n, sql in enumerate(checks)
+    )
     row = con.execute(
-        f"select _raw_dir, _rel_path, _row_number, rule from ({sql}) "
-        "where rule is not null order by _rel_path, _row_number limit 1"
+        f"select _raw_dir, _rel_path, _row_number, rule from ({union}) "
+        "order by _rel_path, _row_number, _check limit 1"
     ).fetchone()
     return Violation(row[0], row[1], int(row[2]), row[3]) if row else None
-
-
-def _earliest(found: Iterable[Violation | None]) -> Violation | None:
-    hits = [v for v in found if v is not None]
-    return min(hits, key=lambda v: (v.rel_path, v.row)) if hits else None
 
 
 # --- pass 1: cells -------------------------------------------------------------------------
 
 
-def _kind_rule(kind: str, name: str, zones: frozenset[str]) -> str | None:
-    """A SQL expression giving the rule text when the trimmed cell ``v`` is invalid, else null."""
-    v = "trim(v)"
-    shown = f"'{name} ' || {_shown('v')}"
+def _kind_rule(kind: str, name: str, cell: str, zones: frozenset[str]) -> str | None:
+    """A SQL expression giving the rule text when the non-empty ``cell`` is invalid, else null."""
+    v = f"trim({cell})"
+    shown = f"'{name} ' || {_shown(cell)}"
     plain_decimal = f"regexp_full_match({v}, '{_DECIMAL_RE}')"
     as_decimal = f"try_cast({v} as decimal(38,12))"
     decimal_checks = (
@@ -220,7 +222,7 @@ def _kind_rule(kind: str, name: str, zones: frozenset[str]) -> str | None:
             f"then {shown} || ' is not an IANA time zone (e.g. Europe/Paris)' end"
         ),
         "country": (
-            f"case when not regexp_full_match(v, '[A-Z]{{2}}') "
+            f"case when not regexp_full_match({cell}, '[A-Z]{{2}}') "
             f"then {shown} || ' is not an ISO 3166-1 alpha-2 country code (two capital letters)'"
             " end"
         ),
@@ -276,23 +278,20 @@ def _kind_rule(kind: str, name: str, zones: frozenset[str]) -> str | None:
     return rules[kind]
 
 
-def _cell_checks(table: str, zones: frozenset[str]) -> list[str]:
-    checks = []
+def _cell_check(table: str, zones: frozenset[str]) -> str:
+    """One query per table: each row's first failing cell rule, in column order."""
+    rules = []
     for col in SPECS[table]:
         cell = f'"{col.name}"'
         if col.required:
-            checks.append(
-                f"select *, case when {cell} is null or trim({cell}) = '' "
-                f"then 'required column {col.name} is empty' end as rule "
-                f"from ({active_rows(table)})"
+            rules.append(
+                f"case when {cell} is null or trim({cell}) = '' "
+                f"then 'required column {col.name} is empty' end"
             )
-        rule = _kind_rule(col.kind, col.name, zones)
+        rule = _kind_rule(col.kind, col.name, cell, zones)
         if rule is not None:
-            checks.append(
-                f"select *, case when v is not null and trim(v) <> '' then {rule} end as rule "
-                f"from (select *, {cell} as v from ({active_rows(table)}))"
-            )
-    return checks
+            rules.append(f"case when {cell} is not null and trim({cell}) <> '' then {rule} end")
+    return f"select *, coalesce({', '.join(rules)}) as rule from ({active_rows(table)})"
 
 
 # --- pass 2: duplicate keys in this load ---------------------------------------------------
@@ -470,14 +469,14 @@ def _overlap_check(prices: str) -> str:
 
 def find_violation(con: duckdb.DuckDBPyConnection, load_id: int) -> Violation | None:
     """The first violation of the earliest failing pass, or None when the tables are valid."""
-    zones = iana_timezones(con)
+    zones = iana_timezones()
     passes = [
-        [c for t in REFERENCE_TABLES for c in _cell_checks(t, zones)],
+        [_cell_check(t, zones) for t in REFERENCE_TABLES],
         [_duplicate_check(t, load_id) for t in REFERENCE_TABLES],
         _cross_checks(),
     ]
     for checks in passes:
-        found = _earliest(_first(con, sql) for sql in checks)
+        found = _first(con, checks)
         if found is not None:
             return found
     return None
