@@ -29,6 +29,7 @@ from billing import warehouse as wh
 from billing.errors import InputError
 from billing.inputs.readers import RawFile, discover_table_files, load_file, sha256_of
 from billing.inputs.rules import REFERENCE_TABLES, SPECS, check_reference_tables
+from billing.inputs.sql import run, scalar
 from billing.warehouse import OPTIONAL_TABLES, RAW_TABLES
 
 #: Columns each table's files must carry (optional columns may be absent: they read as NULL).
@@ -120,15 +121,15 @@ def load_raw_dir(
     found = _discover(raw_dir)
     if own_transaction:
         wh.bootstrap(con)
-        con.execute("begin transaction")
+        run(con, "begin transaction")
     try:
         summary = _load(con, raw_dir, found, progress)
     except BaseException:
         if own_transaction:
-            con.execute("rollback")
+            run(con, "rollback")
         raise
     if own_transaction:
-        con.execute("commit")
+        run(con, "commit")
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -137,27 +138,25 @@ def _load(
     con: duckdb.DuckDBPyConnection, raw_dir: Path, found: list[_Found],
     progress: ProgressCallback | None,
 ) -> LoadSummary:
-    load_id = con.execute("select coalesce(max(load_id), 0) + 1 from raw.load_runs").fetchone()[0]
-    con.execute(
-        "insert into raw.load_runs (load_id, raw_dir, started_at) values (?, ?, ?)",
+    load_id = int(scalar(con, "select coalesce(max(load_id), 0) + 1 from raw.load_runs"))
+    run(
+        con, "insert into raw.load_runs (load_id, raw_dir, started_at) values (?, ?, ?)",
         [load_id, str(raw_dir), datetime.now(UTC)],
     )
     active = {
         rel: (file_id, sha)
-        for file_id, rel, sha in con.execute(
-            "select file_id, rel_path, sha256 from raw.source_files "
+        for file_id, rel, sha in run(
+            con, "select file_id, rel_path, sha256 from raw.source_files "
             "where raw_dir = ? and is_active", [str(raw_dir)],
-        ).fetchall()
+        )
     }
     first_seen = dict(
-        con.execute(
-            "select rel_path, min(first_load_id) from raw.source_files where raw_dir = ? "
+        run(
+            con, "select rel_path, min(first_load_id) from raw.source_files where raw_dir = ? "
             "group by rel_path", [str(raw_dir)],
-        ).fetchall()
+        )
     )
-    next_file_id = con.execute(
-        "select coalesce(max(file_id), 0) + 1 from raw.source_files"
-    ).fetchone()[0]
+    next_file_id = int(scalar(con, "select coalesce(max(file_id), 0) + 1 from raw.source_files"))
     summary = LoadSummary(load_id=load_id, raw_dir=raw_dir)
     summary.rows_by_table = {t: 0 for t in RAW_TABLES}
     reference_touched = False
@@ -179,8 +178,8 @@ def _load(
         rows = load_file(
             con, rf, next_file_id, RAW_TABLES[rf.table], REQUIRED_COLUMNS[rf.table]
         )
-        con.execute(
-            "insert into raw.source_files (file_id, raw_dir, rel_path, table_name, sha256, "
+        run(
+            con, "insert into raw.source_files (file_id, raw_dir, rel_path, table_name, sha256, "
             "size_bytes, row_count, first_load_id, load_id, is_active) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, true)",
             [
@@ -197,9 +196,7 @@ def _load(
         report(FileOutcome(rf.table, rf.rel_path, status, rows))
 
     for rel_path, (file_id, _sha) in sorted(active.items()):
-        table = con.execute(
-            "select table_name from raw.source_files where file_id = ?", [file_id]
-        ).fetchone()[0]
+        table = scalar(con, "select table_name from raw.source_files where file_id = ?", [file_id])
         _retract(con, file_id, load_id)
         summary.files_removed += 1
         reference_touched |= table in REFERENCE_TABLES
@@ -208,8 +205,8 @@ def _load(
     if reference_touched:
         check_reference_tables(con, load_id, raw_dir)
     summary.events_rows_added = summary.rows_by_table["marketplace_events"]
-    con.execute(
-        "update raw.load_runs set finished_at = ?, files_new = ?, files_changed = ?, "
+    run(
+        con, "update raw.load_runs set finished_at = ?, files_new = ?, files_changed = ?, "
         "files_removed = ?, rows_loaded = ? where load_id = ?",
         [
             datetime.now(UTC), summary.files_new, summary.files_changed,
@@ -220,7 +217,7 @@ def _load(
 
 
 def _retract(con: duckdb.DuckDBPyConnection, file_id: int, load_id: int) -> None:
-    con.execute(
-        "update raw.source_files set is_active = false, retracted_load_id = ? "
+    run(
+        con, "update raw.source_files set is_active = false, retracted_load_id = ? "
         "where file_id = ?", [load_id, file_id],
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from billing.errors import InputError
+from billing.inputs.sql import run
 
 #: File suffixes a raw table may use, and the reader each one takes.
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -128,9 +130,17 @@ def _csv_header(file: RawFile) -> list[str]:
 
 
 def _duckdb_csv_error(file: RawFile, exc: duckdb.Error) -> InputError:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    detail = "; ".join(ln for ln in lines[:3] if not ln.startswith("Possible fixes"))
-    return InputError(file.rel_path, None, f"malformed CSV ({detail})")
+    """DuckDB's CSV error as one line: the physical line (the header is line 1) and the fault."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    skip = ("Invalid Input Error", "Original Line", "Possible fixes", "*", "file =")
+    details = [
+        ln.strip() for ln in text.splitlines()
+        if ln.strip() and not ln.strip().startswith(skip) and " = " not in ln
+    ]
+    detail = details[0] if details else text.splitlines()[0]
+    where = f" at line {line.group(1)}" if line else ""
+    return InputError(file.rel_path, None, f"malformed CSV{where}: {detail}")
 
 
 def load_csv(
@@ -151,7 +161,7 @@ def load_csv(
         f"row_number() over () from {source}"
     )
     try:
-        return _rowcount(con.execute(sql))
+        return _rowcount(run(con, sql))
     except duckdb.InvalidInputException as exc:
         raise _duckdb_csv_error(file, exc) from exc
 
@@ -165,7 +175,7 @@ def load_parquet(
 ) -> int:
     source = f"read_parquet({_sql_str(str(file.path))}, file_row_number=true)"
     try:
-        described = con.execute(f"describe select * from {source}").fetchall()
+        described = run(con, f"describe select * from {source}")
     except duckdb.Error as exc:
         raise InputError(file.rel_path, None, f"cannot be read as Parquet ({exc})") from exc
     present = [row[0] for row in described if row[0] != "file_row_number"]
@@ -175,7 +185,7 @@ def load_parquet(
         f"select {_select_list(present, columns, cast=True)}, {file_id}, file_row_number + 1 "
         f"from {source}"
     )
-    return _rowcount(con.execute(sql))
+    return _rowcount(run(con, sql))
 
 
 # --- JSONL ---------------------------------------------------------------------------------
@@ -194,10 +204,8 @@ def _json_text(value: object) -> str | None:
     return str(value)
 
 
-def _jsonl_rows(file: RawFile, columns: Sequence[str], required: Sequence[str]) -> Iterator[
-    tuple[int, list[str | None]]
-]:
-    """(line number, values) per non-blank line; a line is a data row (there is no header)."""
+def _jsonl_rows(file: RawFile) -> Iterator[tuple[int, dict[str, object]]]:
+    """(line number, object) per non-blank line; a line is a data row (there is no header)."""
     with file.path.open("r", encoding="utf-8-sig") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
@@ -208,20 +216,20 @@ def _jsonl_rows(file: RawFile, columns: Sequence[str], required: Sequence[str]) 
                 raise InputError(file.rel_path, line_no, f"not valid JSON ({exc.msg})") from exc
             if not isinstance(obj, dict):
                 raise InputError(file.rel_path, line_no, "a JSONL row must be a JSON object")
-            for name in required:
-                if name not in obj:
-                    raise InputError(
-                        file.rel_path, line_no, f"required column {name!r} is missing"
-                    )
-            yield line_no, [_json_text(obj.get(name)) for name in columns]
+            yield line_no, obj
 
 
 def load_jsonl(
     con: duckdb.DuckDBPyConnection, file: RawFile, file_id: int,
     columns: Sequence[str], required: Sequence[str],
 ) -> int:
-    """Stream the file in batches of Arrow string columns (never doubles)."""
+    """Stream the file in batches of Arrow string columns (never doubles).
+
+    JSONL has no header: a row may omit a key (that cell is NULL), but a required column that
+    no row of a non-empty file carries is missing, as a CSV header without it would be.
+    """
     total = 0
+    unseen = set(required)
     names = [*columns, "_file_id", "_row_number"]
     schema = pa.schema(
         [pa.field(c, pa.string()) for c in columns]
@@ -240,7 +248,7 @@ def load_jsonl(
         con.register("_jsonl_batch", pa.Table.from_arrays(arrays, schema=schema))
         try:
             cols = ", ".join(_ident(c) for c in names)
-            con.execute(f"insert into raw.{file.table} ({cols}) select {cols} from _jsonl_batch")
+            run(con, f"insert into raw.{file.table} ({cols}) select {cols} from _jsonl_batch")
         finally:
             con.unregister("_jsonl_batch")
         total += len(row_numbers)
@@ -248,19 +256,23 @@ def load_jsonl(
             col.clear()
         row_numbers.clear()
 
-    for line_no, values in _jsonl_rows(file, columns, required):
-        for col, value in zip(batch, values, strict=True):
-            col.append(value)
+    for line_no, obj in _jsonl_rows(file):
+        for col, name in zip(batch, columns, strict=True):
+            col.append(_json_text(obj.get(name)))
+        if unseen:
+            unseen.difference_update(obj.keys())
         row_numbers.append(line_no)
         if len(row_numbers) >= _JSONL_BATCH_ROWS:
             flush()
     flush()
+    if total and unseen:
+        missing = next(name for name in required if name in unseen)
+        raise InputError(file.rel_path, None, f"required column {missing!r} is missing")
     return total
 
 
-def _rowcount(result: duckdb.DuckDBPyConnection) -> int:
-    row = result.fetchone()
-    return int(row[0]) if row else 0
+def _rowcount(rows: list[tuple]) -> int:
+    return int(rows[0][0]) if rows else 0
 
 
 def load_file(

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from billing.errors import InputError
+from billing.inputs.sql import run
 from billing.paths import PROJECT_DIR
 
 #: Tables whose rows the loader validates (events and payments are judged downstream).
@@ -183,11 +184,15 @@ def _first(con: duckdb.DuckDBPyConnection, checks: list[str]) -> Violation | Non
         "where rule is not null"
         for n, sql in enumerate(checks)
     )
-    row = con.execute(
+    rows = run(
+        con,
         f"select _raw_dir, _rel_path, _row_number, rule from ({union}) "
-        "order by _rel_path, _row_number, _check limit 1"
-    ).fetchone()
-    return Violation(row[0], row[1], int(row[2]), row[3]) if row else None
+        "order by _rel_path, _row_number, _check limit 1",
+    )
+    if not rows:
+        return None
+    raw_dir, rel_path, row, rule = rows[0]
+    return Violation(raw_dir, rel_path, int(row), rule)
 
 
 # --- pass 1: cells -------------------------------------------------------------------------
