@@ -50,3 +50,16 @@
 {% macro format_percent(fraction) -%}
     ({{ format_decimal('cast(' ~ fraction ~ ' as ' ~ money_unrounded_type() ~ ') * 100', 0) }} || '%')
 {%- endmacro %}
+
+{# an instant as ISO-8601 UTC text: '2026-10-03T12:05:00Z' (microseconds only when present) #}
+{% macro iso_utc(ts) -%}
+    {{ return(adapter.dispatch('iso_utc', 'billing_warehouse')(ts)) }}
+{%- endmacro %}
+
+{% macro duckdb__iso_utc(ts) -%}
+    case
+        when microsecond(timezone('UTC', {{ ts }})) % 1000000 = 0
+        then strftime(timezone('UTC', {{ ts }}), '%Y-%m-%dT%H:%M:%SZ')
+        else strftime(timezone('UTC', {{ ts }}), '%Y-%m-%dT%H:%M:%S.%fZ')
+    end
+{%- endmacro %}
