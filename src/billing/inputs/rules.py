@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import functools
 import zoneinfo
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,17 +149,12 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _list(values: Iterable[str]) -> str:
-    return "[" + ", ".join(_lit(v) for v in sorted(values)) + "]"
-
-
 def _shown(expr: str) -> str:
     """A cell quoted for an error message (cut to 60 characters)."""
     return f"'\"' || left({expr}, 60) || '\"'"
 
 
-def active_rows(table: str) -> str:
-    """Rows of the active files of ``table``, with where they came from."""
+def _active_sql(table: str) -> str:
     return (
         f"select r.*, f.raw_dir as _raw_dir, f.rel_path as _rel_path, f.load_id as _load_id "
         f"from raw.{table} as r join raw.source_files as f on f.file_id = r._file_id "
@@ -168,27 +162,48 @@ def active_rows(table: str) -> str:
     )
 
 
-def effective_rows(table: str) -> str:
-    """One active row per natural key: the latest loaded (as staging picks it)."""
+def _effective_sql(table: str) -> str:
     key = ", ".join(KEYS[table])
     return (
-        f"select * from ({active_rows(table)}) qualify row_number() over ("
+        f"select * from act_{table} qualify row_number() over ("
         f"partition by {key} order by _load_id desc, _rel_path desc, _row_number desc) = 1"
     )
 
 
-def _first(con: duckdb.DuckDBPyConnection, checks: list[str]) -> Violation | None:
+def active_rows(table: str) -> str:
+    """Rows of the active files of ``table``, with where they came from (CTE ``act_<table>``)."""
+    return f"select * from act_{table}"
+
+
+def effective_rows(table: str) -> str:
+    """One active row per natural key, the latest loaded, as staging picks it (``eff_<table>``)."""
+    return f"select * from eff_{table}"
+
+
+def _ctes(with_effective: bool) -> str:
+    """The shared, materialized row sets the checks of a pass read."""
+    ctes = [f"act_{t} as materialized ({_active_sql(t)})" for t in REFERENCE_TABLES]
+    if with_effective:
+        ctes += [f"eff_{t} as materialized ({_effective_sql(t)})" for t in REFERENCE_TABLES]
+        ctes.append(f"typed_prices as materialized ({_typed_prices_sql()})")
+    return "with " + ", ".join(ctes) + " "
+
+
+def _first(
+    con: duckdb.DuckDBPyConnection, checks: list[str], *, with_effective: bool = False
+) -> Violation | None:
     """The first violation by (file, row) among ``checks`` (ties: the earlier check)."""
     union = " union all ".join(
         f"select _raw_dir, _rel_path, _row_number, rule, {n} as _check from ({sql}) "
         "where rule is not null"
         for n, sql in enumerate(checks)
     )
-    rows = run(
-        con,
-        f"select _raw_dir, _rel_path, _row_number, rule from ({union}) "
-        "order by _rel_path, _row_number, _check limit 1",
+    sql = (
+        f"{_ctes(with_effective)}select _raw_dir, _rel_path, _row_number, rule from ({union}) "
+        "order by _rel_path, _row_number, _check limit 1"
     )
+    lists = {"currencies": sorted(iso_currencies()), "timezones": sorted(iana_timezones())}
+    rows = run(con, sql, {name: v for name, v in lists.items() if f"${name}" in sql})
     if not rows:
         return None
     raw_dir, rel_path, row, rule = rows[0]
@@ -198,7 +213,7 @@ def _first(con: duckdb.DuckDBPyConnection, checks: list[str]) -> Violation | Non
 # --- pass 1: cells -------------------------------------------------------------------------
 
 
-def _kind_rule(kind: str, name: str, cell: str, zones: frozenset[str]) -> str | None:
+def _kind_rule(kind: str, name: str, cell: str) -> str | None:
     """A SQL expression giving the rule text when the non-empty ``cell`` is invalid, else null."""
     v = f"trim({cell})"
     shown = f"'{name} ' || {_shown(cell)}"
@@ -219,11 +234,11 @@ def _kind_rule(kind: str, name: str, cell: str, zones: frozenset[str]) -> str | 
     rules = {
         "text": None,
         "currency": (
-            f"case when not list_contains({_list(iso_currencies())}, upper({v})) "
+            f"case when not list_contains($currencies, upper({v})) "
             f"then {shown} || ' is not an ISO 4217 currency code' end"
         ),
         "timezone": (
-            f"case when not list_contains({_list(zones)}, {v}) "
+            f"case when not list_contains($timezones, {v}) "
             f"then {shown} || ' is not an IANA time zone (e.g. Europe/Paris)' end"
         ),
         "country": (
@@ -283,7 +298,7 @@ def _kind_rule(kind: str, name: str, cell: str, zones: frozenset[str]) -> str | 
     return rules[kind]
 
 
-def _cell_check(table: str, zones: frozenset[str]) -> str:
+def _cell_check(table: str) -> str:
     """One query per table: each row's first failing cell rule, in column order."""
     rules = []
     for col in SPECS[table]:
@@ -293,7 +308,7 @@ def _cell_check(table: str, zones: frozenset[str]) -> str:
                 f"case when {cell} is null or trim({cell}) = '' "
                 f"then 'required column {col.name} is empty' end"
             )
-        rule = _kind_rule(col.kind, col.name, cell, zones)
+        rule = _kind_rule(col.kind, col.name, cell)
         if rule is not None:
             rules.append(f"case when {cell} is not null and trim({cell}) <> '' then {rule} end")
     return f"select *, coalesce({', '.join(rules)}) as rule from ({active_rows(table)})"
@@ -374,6 +389,10 @@ def _cross_checks() -> list[str]:
 
 
 def _typed_prices() -> str:
+    return "select * from typed_prices"
+
+
+def _typed_prices_sql() -> str:
     dec = "try_cast(trim({0}) as decimal(38,12))"
     integer = "cast(regexp_replace(trim({0}), '\\.0*$', '') as bigint)"
     return (
@@ -474,14 +493,13 @@ def _overlap_check(prices: str) -> str:
 
 def find_violation(con: duckdb.DuckDBPyConnection, load_id: int) -> Violation | None:
     """The first violation of the earliest failing pass, or None when the tables are valid."""
-    zones = iana_timezones()
     passes = [
-        [_cell_check(t, zones) for t in REFERENCE_TABLES],
+        [_cell_check(t) for t in REFERENCE_TABLES],
         [_duplicate_check(t, load_id) for t in REFERENCE_TABLES],
         _cross_checks(),
     ]
-    for checks in passes:
-        found = _first(con, checks)
+    for n, checks in enumerate(passes):
+        found = _first(con, checks, with_effective=n == 2)
         if found is not None:
             return found
     return None

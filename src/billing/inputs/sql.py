@@ -6,16 +6,16 @@ fetched to the end; every statement the loader runs is therefore fetched complet
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import duckdb
 
-Params = Sequence[object] | None
+Params = Sequence[object] | Mapping[str, object] | None
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str, params: Params = None) -> list[tuple]:
     """Execute ``sql`` and return all its rows."""
-    result = con.execute(sql, params) if params is not None else con.execute(sql)
+    result = con.execute(sql, params) if params else con.execute(sql)
     return result.fetchall()
 
 
