@@ -341,3 +341,19 @@ def test_rows_keep_file_order_in_a_large_parallel_csv(
     ).fetchone()[0]
     assert mismatches == 0
     assert active_counts(con)["marketplace_events"] == 26 + n
+
+
+def test_a_missing_folder_or_an_empty_csv_is_an_input_error(
+    con: duckdb.DuckDBPyConnection, raw: Path
+) -> None:
+    from billing.errors import InputError
+
+    with pytest.raises(InputError, match="the raw folder does not exist"):
+        load_raw_dir(con, raw / "nope")
+
+    (raw / "teams.csv").write_bytes(b"")
+    with pytest.raises(InputError) as err:
+        load_raw_dir(con, raw)
+    assert (err.value.file, err.value.row) == ("teams.csv", None)
+    assert err.value.rule == "the file is empty: a CSV table needs a header row"
+    assert source_files(con) == []

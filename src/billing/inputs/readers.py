@@ -257,8 +257,10 @@ def load_jsonl(
         row_numbers.clear()
 
     for line_no, obj in _jsonl_rows(file):
+        get = obj.get
         for col, name in zip(batch, columns, strict=True):
-            col.append(_json_text(obj.get(name)))
+            value = get(name)
+            col.append(value if type(value) is str and value else _json_text(value))
         if unseen:
             unseen.difference_update(obj.keys())
         row_numbers.append(line_no)
