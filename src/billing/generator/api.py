@@ -165,10 +165,14 @@ class _EventWriter:
         self.bad: Counter[str] = Counter()
         self.files: list[Path] = []
         self.done = 0
+        self._positions: pa.Array | None = None  # 0 .. chunk_rows - 1, reused by every chunk
         folder.mkdir(parents=True, exist_ok=True)
 
     def _chunk(self, lo: int, hi: int) -> pa.Table:
-        chunk = self.source.rows(pa.array(range(lo, hi), pa.uint64()))
+        if self._positions is None or len(self._positions) < hi - lo:
+            self._positions = pa.array(range(hi - lo), pa.uint64())
+        index = pc.add(self._positions.slice(0, hi - lo), pa.scalar(lo, pa.uint64()))
+        chunk = self.source.rows(index)
         kinds = chunk.bad_kind.drop_null()
         if len(kinds):
             for item in pc.value_counts(kinds).to_pylist():

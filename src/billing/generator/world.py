@@ -198,11 +198,12 @@ class _Builder:
         self._credit_limits(rows)
         self.tables["entity_users"] = rows
 
+        # An existing user outside each entity (for user_not_in_entity rows): rejection sampling.
         member_sets = [set(m) for m in members]
         everyone = [u["user_id"] for u in users if u["user_id"] not in loners]
         for i, e in enumerate(self.entities):
-            outside = [u for u in everyone if u not in member_sets[i]]
-            e.outsider = rng.choice(outside) if outside else loners[0]
+            picks = (rng.choice(everyone) for _ in range(64))
+            e.outsider = next((u for u in picks if u not in member_sets[i]), loners[0])
 
     def _new_user(self, users: list[Row]) -> str:
         first, last = self.rng.choice(cat.FIRST_NAMES), self.rng.choice(cat.LAST_NAMES)
