@@ -125,13 +125,13 @@ def model(dbt, session):
     events = (
         dbt.ref("int_credit_draw_candidates")
         .order("entity_id, occurred_us, event_id")
-        .fetch_arrow_table()
+        .to_arrow_table()
     )
     lots = dbt.ref("int_credit_lots").query(
         "lots",
         "select entity_id, purchase_id, epoch_us(purchased_at) as purchased_us, "
         "epoch_us(expires_at) as expires_us, credits from lots",
-    ).fetch_arrow_table()
+    ).to_arrow_table()
 
     rows, pids, units = draw_down(events, group_lots(lots))
     index = pa.array(rows, type=pa.int64())

@@ -1,4 +1,8 @@
-{# The contract's credit_ledger: one row per credit movement, with the running balance. #}
+{#
+  The contract's credit_ledger: one row per credit movement. Extra columns: the entity's
+  currency, entry_seq (1.. per entity in ledger order: time, then grants, expiries, draws by
+  event_id) and balance_after (the running balance after the row).
+#}
 with ledger as (
     select * from {{ ref('int_credit_ledger') }}
 ),
@@ -18,6 +22,10 @@ select
     l.user_id,
     l.period,
     e.currency,
+    row_number() over (
+        partition by l.entity_id
+        order by l.occurred_at, l.entry_order, l.event_id, l.purchase_id
+    ) as entry_seq,
     cast(
         sum(l.amount) over (
             partition by l.entity_id
