@@ -183,6 +183,16 @@ seat_lines as (
                 end
                 || ' (' || cast(coalesce(billed_days, 0) as varchar) || ' of '
                 || cast(day(last_day(month_start)) as varchar) || ' days)'
+            when cast(local_start as time) = time '00:00:00' and cast(local_end as time) = time '00:00:00' then
+                -- whole local days: a date range, the end day inclusive
+                case
+                    when cast(local_end as date) - cast(local_start as date) <= 1
+                    then strftime(local_start, '%b %-d')
+                    else strftime(local_start, '%b %-d') || '–'
+                        || cast(day(cast(local_end as date) - 1) as varchar)
+                end
+                || ' (' || {{ format_decimal('billed_seconds', 0) }} || ' of '
+                || {{ format_decimal('period_seconds', 0) }} || ' seconds)'
             else
                 strftime(local_start, '%b %-d %H:%M') || ' – ' || strftime(local_end, '%b %-d %H:%M')
                 || ' (' || {{ format_decimal('billed_seconds', 0) }} || ' of '
