@@ -78,6 +78,7 @@ def main() -> None:
     start = time.perf_counter()
     draws = module.model(FakeDbt(con), con)
     elapsed = time.perf_counter() - start
+    con.register("draws", draws)
     drawn = con.execute("select count(*), sum(amount) from draws").fetchone()
     print(f"{args.events:,} events, {args.entities:,} entities: {elapsed:.2f} s "
           f"({args.events / elapsed:,.0f} events/s); {drawn[0]:,} draw rows, total {drawn[1]}")
