@@ -407,7 +407,7 @@ def reference(batch: list[Scenario]) -> tuple[dict, dict]:
 
 
 # no shrinking: each example is a dbt run, and a failing batch already names its event
-@settings(max_examples=3, deadline=None, derandomize=True,
+@settings(max_examples=5, deadline=None, derandomize=True,
           phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
