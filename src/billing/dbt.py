@@ -114,6 +114,7 @@ def run_dbt(
     raise_on_failure: bool = True,
     quiet: bool = False,
     stream: IO[str] | None = None,
+    project_dir: Path | str | None = None,
 ) -> DbtResult:
     """Invoke dbt (e.g. ``["build", "--select", "staging"]``) on ``warehouse``.
 
@@ -121,16 +122,18 @@ def run_dbt(
     concurrent callers apart (default: ``<warehouse>_files/dbt/target``); dbt's log goes to
     ``logs`` beside it unless ``args`` has ``--log-path``. Progress and failures are written to
     ``stream`` (default stderr) unless ``quiet``. Raises :class:`DbtError` (a BillingError with a
-    one-line reason) on failure unless ``raise_on_failure`` is false.
+    one-line reason) on failure unless ``raise_on_failure`` is false. ``project_dir`` (default:
+    this repository) must hold both dbt_project.yml and profiles.yml.
     """
     args = list(args)
+    project = Path(project_dir).resolve() if project_dir else PROJECT_DIR
     command = args[0] if args else ""
     warehouse = Path(warehouse).expanduser().resolve()
     target = Path(target_path) if target_path else warehouse_home(warehouse) / "dbt" / "target"
     log_path = Path(_flag_value(args, "--log-path") or target.parent / "logs")
     cmd = [*args]
-    _add_flag(cmd, "--project-dir", str(PROJECT_DIR))
-    _add_flag(cmd, "--profiles-dir", str(PROJECT_DIR))
+    _add_flag(cmd, "--project-dir", str(project))
+    _add_flag(cmd, "--profiles-dir", str(project))
     _add_flag(cmd, "--target-path", str(target))
     _add_flag(cmd, "--log-path", str(log_path))
     _add_flag(cmd, "--log-level", "none")
@@ -142,7 +145,7 @@ def run_dbt(
     manifest = None
     parse_seconds = 0.0
     if command in _MANIFEST_COMMANDS:
-        manifest, parse_seconds, parse_error = _cached_manifest(warehouse, args)
+        manifest, parse_seconds, parse_error = _cached_manifest(project, warehouse, args)
         if manifest is None:
             result = DbtResult(False, cmd, [parse_error], log_path=log_path,
                                parse_seconds=parse_seconds,
@@ -157,7 +160,7 @@ def run_dbt(
     finally:
         _release_duckdb()
     if command == "parse" and res.success and not vars and res.result is not None:
-        _remember_manifest(warehouse, args, res.result)
+        _remember_manifest(project, warehouse, args, res.result)
 
     nodes = _outcomes(res.result)
     failures = [f"{n.unique_id}: {n.message}" for n in nodes if n.failed]
@@ -211,10 +214,10 @@ def forget_manifests() -> None:
 # --- manifest cache -------------------------------------------------------------------------
 
 
-def _cache_key(warehouse: Path, args: Sequence[str]) -> tuple[str, ...]:
+def _cache_key(project: Path, warehouse: Path, args: Sequence[str]) -> tuple[str, ...]:
     shaping = tuple(f"{flag}={_flag_value(args, flag)}" for flag in _PARSE_SHAPING_FLAGS
                     if _flag_value(args, flag))
-    return (str(PROJECT_DIR), warehouse.stem, *shaping)
+    return (str(project), warehouse.stem, *shaping)
 
 
 def _parse_dir(key: tuple[str, ...]) -> Path:
@@ -224,16 +227,18 @@ def _parse_dir(key: tuple[str, ...]) -> Path:
     return billing_cache_dir() / "dbt-parse" / f"{Path(key[1]).name}-{digest}"
 
 
-def _remember_manifest(warehouse: Path, args: Sequence[str], manifest: Any) -> None:
-    key = _cache_key(warehouse, args)
+def _remember_manifest(project: Path, warehouse: Path, args: Sequence[str], manifest: Any) -> None:
+    key = _cache_key(project, warehouse, args)
     with _MANIFEST_LOCK:
-        _MANIFESTS[key] = (project_fingerprint(), manifest)
+        _MANIFESTS[key] = (project_fingerprint(project), manifest)
 
 
-def _cached_manifest(warehouse: Path, args: Sequence[str]) -> tuple[Any, float, str]:
+def _cached_manifest(
+    project: Path, warehouse: Path, args: Sequence[str]
+) -> tuple[Any, float, str]:
     """The manifest for this project and warehouse name: (manifest or None, seconds, error)."""
-    key = _cache_key(warehouse, args)
-    fingerprint = project_fingerprint()
+    key = _cache_key(project, warehouse, args)
+    fingerprint = project_fingerprint(project)
     with _MANIFEST_LOCK:
         cached = _MANIFESTS.get(key)
         if cached is not None and cached[0] == fingerprint:
@@ -245,7 +250,7 @@ def _cached_manifest(warehouse: Path, args: Sequence[str]) -> tuple[Any, float, 
         folder.mkdir(parents=True, exist_ok=True)
         shaping = [part for flag in _PARSE_SHAPING_FLAGS if (value := _flag_value(args, flag))
                    for part in (flag, value)]
-        cmd = ["parse", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+        cmd = ["parse", "--project-dir", str(project), "--profiles-dir", str(project),
                "--target-path", str(folder / "target"), "--log-path", str(folder / "logs"),
                "--log-level", "none", "--log-level-file", "warn",
                # manifest.json would cost ~1 s per parse; partial_parse.msgpack is still saved.
