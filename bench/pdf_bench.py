@@ -25,9 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from pypdf import PdfReader  # noqa: E402
 from weasyprint import HTML  # noqa: E402
 
+from billing.paths import TEMPLATES_DIR  # noqa: E402
 from billing.pdf.fetcher import TemplateAssetFetcher  # noqa: E402
 from billing.pdf.model import load_seller  # noqa: E402
-from billing.pdf.render import InvoiceRenderer, pdf_options, render_many, write_atomic  # noqa: E402
+from billing.pdf.render import (  # noqa: E402
+    InvoiceRenderer,
+    _render_chunk,
+    _warm,
+    pdf_options,
+    render_many,
+    write_atomic,
+)
 from billing.pdf.samples import bench_doc  # noqa: E402
 
 
@@ -42,6 +50,15 @@ def naive(docs: list, out_dir: Path) -> float:
     return time.perf_counter() - start
 
 
+def warm_one_process(docs: list, out_dir: Path) -> float:
+    """CPU seconds of the fast path's per-worker loop, run here in one process (no pool)."""
+    _warm(TEMPLATES_DIR)  # what each pool worker does first
+    start = time.process_time()
+    for index in range(0, len(docs), 8):
+        _render_chunk(docs[index:index + 8], out_dir, TEMPLATES_DIR)
+    return time.process_time() - start
+
+
 def fast(docs: list, out_dir: Path, workers: int | None, progress: bool) -> float:
     start = time.perf_counter()
     render_many(docs, out_dir, workers=workers, progress=progress)
@@ -54,6 +71,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="60 invoices per method")
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: CPUs)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also measure the warm worker loop's CPU time per invoice")
     parser.add_argument("--keep", type=Path, default=None, help="keep the PDFs in this folder")
     args = parser.parse_args()
     n = 60 if args.quick else args.n
@@ -63,11 +82,16 @@ def main() -> None:
     try:
         (root / "naive").mkdir(parents=True, exist_ok=True)
         (root / "fast").mkdir(parents=True, exist_ok=True)
-        print(f"{n} one-page invoices, {os.cpu_count()} CPUs", flush=True)
+        print(f"{n} one-page invoices, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        cpu_start = time.process_time()
         t_naive = naive(docs, root / "naive")
-        print(f"naive: {t_naive:7.2f} s  {n / t_naive:7.1f} invoices/s", flush=True)
+        cpu_naive = time.process_time() - cpu_start
+        print(f"naive: {t_naive:7.2f} s  {n / t_naive:7.1f} invoices/s  "
+              f"(CPU {1000 * cpu_naive / n:.0f} ms/invoice)", flush=True)
         t_fast = fast(docs, root / "fast", args.workers, not args.no_progress)
-        print(f"fast:  {t_fast:7.2f} s  {n / t_fast:7.1f} invoices/s", flush=True)
+        print(f"fast:  {t_fast:7.2f} s  {n / t_fast:7.1f} invoices/s  "
+              f"({args.workers or os.cpu_count()} worker processes)", flush=True)
         sampled = docs[:: max(1, n // 20)]
         pages = {len(PdfReader(root / "fast" / d.file_name).pages) for d in sampled}
         same = sum(
@@ -77,7 +101,13 @@ def main() -> None:
         )
         print(f"pages per invoice (sampled): {sorted(pages)}; identical bytes naive vs fast: "
               f"{same}/{n}")
-        print(f"ratio fast/naive: {t_naive / t_fast:.2f}x")
+        print(f"ratio fast/naive: {t_naive / t_fast:.2f}x (wall clock, same run)")
+        if args.cpu:
+            (root / "warm").mkdir(exist_ok=True)
+            cpu_warm = warm_one_process(docs, root / "warm")
+            print(f"CPU per invoice: naive {1000 * cpu_naive / n:.0f} ms, warm worker "
+                  f"{1000 * cpu_warm / n:.0f} ms ({cpu_naive / cpu_warm:.2f}x per core); "
+                  f"load average now {os.getloadavg()[0]:.1f}")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

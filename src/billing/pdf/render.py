@@ -216,6 +216,17 @@ def _warm(templates_dir: Path) -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
+def _render_chunk(docs: Sequence[InvoiceDoc], out_dir: Path | str,
+                  templates_dir: Path) -> list[RenderResult | str]:
+    """A pool task: render a chunk, then collect the cycles its renders left behind."""
+    gc.disable()
+    try:
+        return render_batch(docs, out_dir, templates_dir)
+    finally:
+        gc.enable()
+        gc.collect(0)
+
+
 def _chunks(items: Sequence[InvoiceDoc], size: int) -> Iterator[Sequence[InvoiceDoc]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -298,7 +309,7 @@ def _render_pool(docs: list[InvoiceDoc], out_dir: Path, workers: int, templates_
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_warm,
                              initargs=(templates_dir,)) as pool:
         for index, chunk in enumerate(_chunks(docs, size)):
-            slots[pool.submit(render_batch, chunk, out_dir, templates_dir)] = index
+            slots[pool.submit(_render_chunk, chunk, out_dir, templates_dir)] = index
         pending = set(slots)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
