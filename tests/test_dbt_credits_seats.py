@@ -7,6 +7,7 @@ come from a `percentage` price of 100%, so each event's amount is the amount giv
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -445,3 +446,144 @@ def test_reference_and_scenario_ids_are_consistent() -> None:
     assert draws == {("s000_e1", "s000_p1"): Decimal("3"), ("s000_e2", "s000_p1"): Decimal("2")}
     assert overage == {"s000_e1": False, "s000_e2": True}
     assert scenario_raw([sc]).tables["marketplace_events"][0]["amount"] == "3"
+
+
+# --------------------------------------------------------------------------- seats property
+
+PLANS = {  # plan_id: (seat_price, proration)
+    "d1": (Decimal("25.00"), "daily"),
+    "d2": (Decimal("40.50"), "daily"),
+    "s1": (Decimal("100.00"), "second"),
+    "s2": (Decimal("33.33"), "second"),
+}
+MINOR = {"USD": 2, "JPY": 0, "KWD": 3}
+S0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+@dataclass
+class SeatScenario:
+    tz: str
+    currency: str
+    kind: str  # every plan of one entity has the same proration
+    changes: list[tuple[int, int, int, int]]  # (id number, plan index, seats, hour from S0)
+
+
+seat_scenarios = st.builds(
+    SeatScenario,
+    tz=st.sampled_from(["America/New_York", "Europe/Paris", "Asia/Tokyo"]),
+    currency=st.sampled_from(sorted(MINOR)),
+    kind=st.sampled_from(["daily", "second"]),
+    changes=st.lists(
+        st.tuples(st.integers(0, 999), st.integers(0, 1), st.integers(0, 4),
+                  st.integers(0, 92 * 24)),
+        min_size=1, max_size=6, unique_by=lambda c: c[0]),
+)
+
+
+def round_half_away(value: Decimal, minor: int) -> Decimal:
+    from decimal import ROUND_HALF_UP
+    return value.quantize(Decimal(1).scaleb(-minor), rounding=ROUND_HALF_UP)
+
+
+def seat_reference(n: int, sc: SeatScenario) -> set[tuple]:
+    """Seat lines from the contract's words, day by day (daily) or second by second (second)."""
+    zone = ZoneInfo(sc.tz)
+    plans = [p for p, (_, kind) in PLANS.items() if kind == sc.kind]
+    changes = sorted((S0 + timedelta(hours=h), f"c{cid:03d}", plans[p], seats)
+                     for cid, p, seats, h in sc.changes)
+
+    def state_before(instant: datetime) -> tuple[str, int] | None:
+        """The state in force just before ``instant`` (the last change strictly earlier)."""
+        earlier = [c for c in changes if c[0] < instant]
+        return (earlier[-1][2], earlier[-1][3]) if earlier else None
+
+    def local_midnight(year: int, month: int, day: int = 1) -> datetime:
+        return datetime(year, month, day, tzinfo=zone).astimezone(UTC)
+
+    first = changes[0][0].astimezone(zone)
+    months = []
+    y, m = first.year, first.month
+    while (y, m) <= (2027, 1):
+        months.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    lines = set()
+    for y, m in months:
+        start = local_midnight(y, m)
+        end = local_midnight(*((y + 1, 1) if m == 12 else (y, m + 1)))
+        days = (datetime(*((y + 1, 1) if m == 12 else (y, m + 1)), 1)
+                - datetime(y, m, 1)).days
+        period = f"{y:04d}-{m:02d}"
+        if sc.kind == "daily":
+            runs: list[list] = []  # [plan, seats, first day start, days]
+            prev = None
+            for d in range(1, days + 1):
+                day_start = local_midnight(y, m, d)
+                day_end = local_midnight(y, m, d + 1) if d < days else end
+                state = state_before(day_end)
+                if state is not None and state == prev and state[1] > 0:
+                    runs[-1][3] += 1
+                elif state is not None and state[1] > 0:
+                    runs.append([state[0], state[1], day_start, 1])
+                prev = state
+            for plan, seats, first_day, count in runs:
+                price = PLANS[plan][0]
+                amount = round_half_away(price * seats * count / days, MINOR[sc.currency])
+                lines.add((f"q{n:03d}", period, plan, seats, first_day, count, amount))
+        else:
+            # cut the period at every change, then merge neighbours with the same state
+            cuts = sorted({start, end} | {c[0] for c in changes if start < c[0] < end})
+            pieces: list[list] = []
+            for a, b in itertools.pairwise(cuts):
+                state = state_before(b)
+                if pieces and pieces[-1][0] == state:
+                    pieces[-1][2] = b
+                else:
+                    pieces.append([state, a, b])
+            total = int((end - start).total_seconds())
+            for state, a, b in pieces:
+                if state is None or state[1] == 0:
+                    continue
+                secs = int((b - a).total_seconds())
+                price = PLANS[state[0]][0]
+                amount = round_half_away(price * state[1] * secs / total, MINOR[sc.currency])
+                lines.add((f"q{n:03d}", period, state[0], state[1], a, secs, amount))
+    return lines
+
+
+@settings(max_examples=3, deadline=None, derandomize=True,
+          phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(batch=st.lists(seat_scenarios, min_size=20, max_size=40))
+def test_seat_stretches_match_a_reference_implementation(
+    batch: list[SeatScenario], tmp_path_factory: pytest.TempPathFactory, dbt_target: Path
+) -> None:
+    from decimal import getcontext
+    getcontext().prec = 50
+    raw = Raw()
+    for plan, (price, kind) in PLANS.items():
+        raw.add("plans", plan_id=plan, name=plan, currency="USD", seat_price=price,
+                proration=kind)
+    for n, sc in enumerate(batch):
+        entity = f"q{n:03d}"
+        raw.entity(entity, currency=sc.currency, tz=sc.tz)
+        plans = [p for p, (_, kind) in PLANS.items() if kind == sc.kind]
+        for cid, p, seats, hour in sc.changes:
+            raw.add("subscription_changes", change_id=f"{entity}_c{cid:03d}", entity_id=entity,
+                    plan_id=plans[p], seats=seats, effective_at=iso_from(S0, hour))
+    path = tmp_path_factory.mktemp("seats") / "warehouse.duckdb"
+    raw.write(path)
+    run_dbt(["build", "--select", "+int_seat_stretches", "--exclude", "test_type:unit",
+             "--indirect-selection", "cautious"], path,
+            vars={"as_of": AS_OF, "through_period": THROUGH}, target_path=dbt_target)
+    got = set(query(path, """
+        select entity_id, period, plan_id, seats, service_start,
+            coalesce(billed_days, billed_seconds), amount
+        from intermediate.int_seat_stretches"""))
+    want = set().union(*(seat_reference(n, sc) for n, sc in enumerate(batch)))
+    assert sorted(got - want, key=str)[:5] == sorted(want - got, key=str)[:5]
+    assert got == want
+
+
+def iso_from(base: datetime, hour: int) -> str:
+    return (base + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
