@@ -11,6 +11,7 @@ reloads, rebuilds and checks the adjustment lines on the first open period.
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -220,3 +221,51 @@ def test_close_then_restate_late_and_deleted_events(
     fr10_issued = _invoice(con, "ent_fr:2026-10")
     assert (fr10_issued["status"], fr10_issued["total"]) == ("finalized", Decimal("409.75"))
     con.close()
+
+
+def test_webhook_triggers_after_close(built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "hooks.duckdb"
+    with duckdb.connect(str(built)) as source:
+        source.execute("checkpoint")
+    shutil.copy(built, path)
+    con = wh.connect(path)
+    query = "select dedup_key from intermediate.int_webhook_triggers"
+    before = {r[0] for r in con.execute(query).fetchall()}
+    # no invoice issued yet: no payment can be matched and nothing can be suspended
+    assert not any(k.startswith(("billing.payment_failed", "billing.suspension")) for k in before)
+    finalize_period(
+        con, "2026-09", close_run_id="run-09", issued_at=datetime(2026, 10, 2, tzinfo=UTC)
+    )
+    rows = con.execute(
+        "select dedup_key, event_type, entity_id, user_id, cast(facts as varchar) "
+        "from intermediate.int_webhook_triggers order by dedup_key"
+    ).fetchall()
+    con.close()
+    hooks = {
+        key: (etype, entity, user, json.loads(facts)) for key, etype, entity, user, facts in rows
+    }
+    # pay_0002 failed on ent_fr-000001 (the view sees the issued invoice without a dbt run)
+    _, entity, user, facts = hooks["billing.payment_failed|pay_0002"]
+    assert (entity, user) == ("ent_fr", None)
+    assert facts["invoice_id"] == "ent_fr:2026-09" and facts["attempt"] == 1
+    assert Decimal(facts["amount"]) == Decimal("210.00")
+    assert facts["entity_name"] == "Acme France SAS"
+    assert facts["organization_name"] == "Acme Freelance Group"
+    # as of 2026-11-15, 30 days after issue: ent_jp paid nothing, ent_fr 210.00 of 276.00;
+    # ent_us paid 512.40 >= 411.08 and is not suspended
+    suspensions = sorted(k for k in hooks if k.startswith("billing.suspension"))
+    assert suspensions == [
+        "billing.suspension|ent_fr:2026-09|unpaid_30_days",
+        "billing.suspension|ent_jp:2026-09|unpaid_30_days",
+    ]
+    fr = hooks["billing.suspension|ent_fr:2026-09|unpaid_30_days"][3]
+    assert (Decimal(fr["paid"]), Decimal(fr["outstanding"])) == (Decimal("210"), Decimal("66"))
+    # ev_0106 took u_kenji past his 5,000 JPY limit in October while credits remained
+    _, entity, user, facts = hooks["billing.overage|ent_jp|u_kenji|2026-10"]
+    assert (entity, user, facts["event_id"], facts["user_name"]) == (
+        "ent_jp",
+        "u_kenji",
+        "ev_0106",
+        "Kenji Sato",
+    )
+    assert Decimal(facts["credit_limit"]) == Decimal("5000")
