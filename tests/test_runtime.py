@@ -282,6 +282,8 @@ def test_a_failing_model_raises_one_line_and_shows_the_sql_error_in_full(tiny) -
     assert 'Candidate bindings: "id"' in printed
     assert isinstance(caught.value, DbtError)
     assert 'Candidate bindings: "id"' in caught.value.details
+    log = caught.value.result.log_path / "dbt.log"
+    assert "no_such_column" in log.read_text()  # the log the message points to has it too
 
 
 def test_a_failing_test_names_the_test_and_its_failing_rows(tiny) -> None:

@@ -14,10 +14,11 @@ flows call dbt as one task; this module keeps the parsed manifest in memory inst
   parse therefore runs without ``--vars`` (vars are applied when models compile, at run time)
   and against a fixed path per warehouse *name*: the file stem is the DuckDB catalog name baked
   into every relation of the manifest, so manifests are cached per stem.
-* **Compact output.** dbt's console log is off (``--log-level none``; the full debug log still
+* **Compact output.** dbt's console log is off (``--log-level none``; node results and errors still
   goes to ``dbt.log`` in the log folder). A :class:`Reporter` prints one line per node (or one
   live line on a terminal) and a summary line, then every failure in full. ``quiet=True`` prints
-  nothing; failures then reach the caller through :class:`DbtError` only.
+  nothing; failures then reach the caller through :class:`DbtError` only. dbt.log keeps
+  ``info`` level (node results, full errors).
 * **The warehouse file is released** after each invocation (dbt-duckdb otherwise keeps it open
   for the life of the process, which blocks other processes and other connection settings).
 """
@@ -136,7 +137,10 @@ def run_dbt(
     _add_flag(cmd, "--profiles-dir", str(project))
     _add_flag(cmd, "--target-path", str(target))
     _add_flag(cmd, "--log-path", str(log_path))
-    _add_flag(cmd, "--log-level", "none")
+    _add_flag(cmd, "--log-level", "none")  # the console: Reporter prints instead
+    # dbt would apply "none" to dbt.log too: keep node results and full errors there (``debug``
+    # in ``args`` adds every SQL statement).
+    _add_flag(cmd, "--log-level-file", "info")
     if vars:
         cmd += ["--vars", json.dumps(vars)]
 

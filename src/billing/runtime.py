@@ -125,7 +125,10 @@ def configure_prefect(home: Path | None = None, *, verbose: bool = False) -> Non
         prefect_home.mkdir(parents=True, exist_ok=True)
         for key, value in EPHEMERAL_SETTINGS.items():
             os.environ.setdefault(key, value)
-        if _database_is_current(prefect_home):
+        # Only before Prefect is imported: a process that already imported it may have pointed
+        # it at another, fresh database (prefect_test_harness does, through settings that
+        # this check cannot see), which must be migrated.
+        if "prefect.context" not in sys.modules and _database_is_current(prefect_home):
             for key, value in SKIP_MIGRATIONS.items():
                 os.environ.setdefault(key, value)
     _refresh_if_prefect_loaded()
