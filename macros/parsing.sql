@@ -11,8 +11,8 @@
 {%- endmacro %}
 {% macro duckdb__parse_decimal(raw) -%}
     case
-        when regexp_full_match(trim({{ raw }}), '[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?')
-        then try_cast(trim({{ raw }}) as {{ money_unrounded_type() }})
+        when regexp_full_match({{ raw }}, '\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?\s*')
+        then try_cast({{ raw }} as {{ money_unrounded_type() }})
     end
 {%- endmacro %}
 
@@ -25,8 +25,8 @@
 {%- endmacro %}
 {% macro duckdb__parse_integer(raw) -%}
     case
-        when regexp_full_match(trim({{ raw }}), '[+-]?\d{1,18}(\.0*)?')
-        then try_cast(regexp_replace(trim({{ raw }}), '\.0*$', '') as bigint)
+        when regexp_full_match({{ raw }}, '\s*[+-]?\d{1,18}(\.0*)?\s*')
+        then try_cast({{ raw }} as bigint)
     end
 {%- endmacro %}
 
@@ -67,4 +67,19 @@
         '{{ key }}', {{ expr }}{{ "," if not loop.last }}
         {%- endfor %}
     ) as varchar)
+{%- endmacro %}
+
+{# the billing period name 'YYYY-MM' of a local wall-clock timestamp (see period_of) #}
+{% macro local_period(local_ts) -%}
+    {{ return(adapter.dispatch('local_period', 'billing_warehouse')(local_ts)) }}
+{%- endmacro %}
+{% macro duckdb__local_period(local_ts) -%}strftime({{ local_ts }}, '%Y-%m'){%- endmacro %}
+{% macro spark__local_period(local_ts) -%}date_format({{ local_ts }}, 'yyyy-MM'){%- endmacro %}
+
+{# an event's quantity: 1 when the cell is empty, the value when a positive integer, else null #}
+{% macro event_quantity(raw) -%}
+    case
+        when {{ is_blank(raw) }} then cast(1 as bigint)
+        when {{ parse_integer(raw) }} > 0 then {{ parse_integer(raw) }}
+    end
 {%- endmacro %}

@@ -34,6 +34,15 @@ price_versions as (
     group by price_id, valid_from
 ),
 
+price_versions_ordered as (
+    select
+        *,
+        lead(valid_from) over (
+            partition by event_type, currency order by valid_from, price_id
+        ) as next_valid_from
+    from price_versions
+),
+
 effective_price_versions as (
     -- overlapping versions of one (event_type, currency): the one starting later wins from
     -- its start (on the same start, the greater price_id), so an event matches at most one
@@ -48,32 +57,42 @@ effective_price_versions as (
                 then next_valid_from
             else valid_to
         end as effective_to
-    from (
-        select
-            *,
-            lead(valid_from) over (
-                partition by event_type, currency order by valid_from, price_id
-            ) as next_valid_from
-        from price_versions
-    ) as ordered_versions
+    from price_versions_ordered
 ),
 
-content_keys as (
-    -- the parsed content two copies of an event_id are compared on; an unparsable value is
-    -- compared as its raw text
+repeated_event_ids as (
+    -- only event_ids given more than once need ordering and comparing
+    -- (each CTE below reads the staging view itself, so DuckDB scans only the columns it needs
+    -- instead of materializing every parsed column of every event once more)
+    select event_id
+    from {{ ref('stg_marketplace_events') }}
+    where event_id is not null
+    group by event_id
+    having count(*) > 1
+),
+
+repeated_copies as (
+    -- the parsed content two copies are compared on; an unparsable value is compared as text
     select
-        *,
+        source_file_id,
+        row_number,
+        event_id,
+        first_load_id,
+        source_file,
+        entity_id,
+        user_id,
+        event_type,
         coalesce(cast(occurred_at as varchar), '~' || occurred_at_raw) as occurred_key,
         coalesce(cast(quantity as varchar), '~' || quantity_raw) as quantity_key,
         case
             when amount is not null then cast(amount as varchar)
             when not {{ is_blank('amount_raw') }} then '~' || amount_raw
-        end as amount_key,
-        {{ is_blank('event_id') }} as is_missing_id
-    from events
+        end as amount_key
+    from {{ ref('stg_marketplace_events') }}
+    where event_id in (select event_id from repeated_event_ids)
 ),
 
-copies as (
+repeated_copies_ordered as (
     select
         *,
         row_number() over first_loaded as copy_number,
@@ -83,7 +102,7 @@ copies as (
         first_value(occurred_key) over first_loaded as first_occurred_key,
         first_value(quantity_key) over first_loaded as first_quantity_key,
         first_value(amount_key) over first_loaded as first_amount_key
-    from content_keys
+    from repeated_copies
     window first_loaded as (
         partition by event_id
         order by first_load_id, source_file, row_number
@@ -91,44 +110,51 @@ copies as (
     )
 ),
 
-copies_classified as (
+later_copies as (
     select
-        *,
-        not is_missing_id and copy_number > 1 as is_later_copy,
-        not is_missing_id
-        and copy_number > 1
-        and entity_id is not distinct from first_entity_id
+        source_file_id,
+        row_number,
+        copy_number,
+        entity_id is not distinct from first_entity_id
         and user_id is not distinct from first_user_id
         and event_type is not distinct from first_event_type
         and occurred_key is not distinct from first_occurred_key
         and quantity_key is not distinct from first_quantity_key
         and amount_key is not distinct from first_amount_key as is_replay
-    from copies
+    from repeated_copies_ordered
+    where copy_number > 1
 ),
 
 located as (
     select
-        c.*,
+        ev.*,
+        coalesce(lc.copy_number, 1) as copy_number,
+        lc.copy_number is not null as is_later_copy,
+        coalesce(lc.is_replay, false) as is_replay,
         e.entity_id as known_entity_id,
         e.currency,
         e.timezone,
         u.user_id as known_user_id,
         eu.user_id as member_user_id,
-        case when e.entity_id is not null then cast({{ to_local('c.occurred_at', 'e.timezone') }} as date) end as local_date,
-        case when e.entity_id is not null then {{ period_of('c.occurred_at', 'e.timezone') }} end as period
-    from copies_classified as c
+        {{ to_local('ev.occurred_at', 'e.timezone') }} as local_ts
+    from events as ev
+    left join later_copies as lc
+        on lc.source_file_id = ev.source_file_id
+        and lc.row_number = ev.row_number
     left join entities as e
-        on e.entity_id = c.entity_id
+        on e.entity_id = ev.entity_id
     left join users as u
-        on u.user_id = c.user_id
+        on u.user_id = ev.user_id
     left join entity_users as eu
-        on eu.entity_id = c.entity_id
-        and eu.user_id = c.user_id
+        on eu.entity_id = ev.entity_id
+        and eu.user_id = ev.user_id
 ),
 
 priced as (
     select
         l.*,
+        cast(l.local_ts as date) as local_date,
+        {{ local_period('l.local_ts') }} as period,
         p.price_id,
         p.valid_from as price_valid_from,
         p.model
@@ -136,8 +162,8 @@ priced as (
     left join effective_price_versions as p
         on p.event_type = l.event_type
         and p.currency = l.currency
-        and p.valid_from <= l.local_date
-        and (p.effective_to is null or l.local_date < p.effective_to)
+        and p.valid_from <= cast(l.local_ts as date)
+        and (p.effective_to is null or cast(l.local_ts as date) < p.effective_to)
 )
 
 select
@@ -159,7 +185,7 @@ select
     copy_number,
     is_replay,
     case
-        when is_missing_id then 'missing_event_id'
+        when {{ is_blank('event_id') }} then 'missing_event_id'
         when is_replay then null
         when is_later_copy then 'conflicting_duplicate'
         when occurred_at is null then 'invalid_timestamp'

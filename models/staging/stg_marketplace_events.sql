@@ -33,10 +33,7 @@ select
     quantity as quantity_raw,
     amount as amount_raw,
     {{ parse_timestamptz('occurred_at') }} as occurred_at,
-    case
-        when {{ is_blank('quantity') }} then cast(1 as bigint)
-        when {{ parse_integer('quantity') }} > 0 then {{ parse_integer('quantity') }}
-    end as quantity,
+    {{ event_quantity('quantity') }} as quantity,
     case
         when not {{ is_blank('amount') }} then {{ parse_decimal('amount') }}
     end as amount,
