@@ -233,6 +233,7 @@ def _chunks(items: Sequence[InvoiceDoc], size: int) -> Iterator[Sequence[Invoice
 
 
 def _progress_bar(total: int) -> tuple[object, Callable[[int], None]]:
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -245,6 +246,7 @@ def _progress_bar(total: int) -> tuple[object, Callable[[int], None]]:
     progress = Progress(
         TextColumn("[bold]Rendering invoice PDFs"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
+        console=Console(stderr=True),  # stdout stays for the command's own output
     )
     task = progress.add_task("render", total=total)
     return progress, lambda n: progress.advance(task, n)
