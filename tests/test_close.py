@@ -32,10 +32,14 @@ def copy_raw(tmp: Path) -> Path:
     return raw
 
 
-def clone_warehouse(src: Path, tmp: Path) -> Path:
-    """A private copy of a closed warehouse and its PDFs (closes mutate both)."""
-    dst = tmp / "warehouse.duckdb"
+def clone(closed: tuple, tmp: Path) -> tuple[Path, Path]:
+    """A private copy of a closed warehouse, its PDFs and its raw folder (closes mutate all
+    three). The copy's raw folder takes the place of the original's: files are tracked per
+    folder, so a row deleted from the copy must count as deleted."""
+    src, src_raw = closed[0], closed[1]
+    dst, raw = tmp / "warehouse.duckdb", tmp / "raw"
     shutil.copy(src, dst)
+    shutil.copytree(src_raw, raw)
     if warehouse_home(src).exists():
         shutil.copytree(warehouse_home(src), warehouse_home(dst))
     con = duckdb.connect(str(dst))
@@ -43,8 +47,12 @@ def clone_warehouse(src: Path, tmp: Path) -> Path:
         "update billing.issued_invoices set pdf_path = replace(pdf_path, ?, ?)",
         [str(warehouse_home(src)), str(warehouse_home(dst))],
     )
+    con.execute(
+        "update raw.source_files set raw_dir = ? where raw_dir = ?",
+        [str(raw.resolve()), str(src_raw.resolve())],
+    )
     con.close()
-    return dst
+    return dst, raw
 
 
 @pytest.fixture(scope="module")
@@ -152,12 +160,10 @@ def snapshot(warehouse: Path) -> dict:
 
 
 def test_close_again_changes_nothing(closed, tmp_path):
-    warehouse = clone_warehouse(closed[0], tmp_path)
+    warehouse, raw = clone(closed, tmp_path)
     before = snapshot(warehouse)
     pdfs = {p: p.read_bytes() for p in warehouse_home(warehouse).rglob("*.pdf")}
-    report = run_close(
-        str(warehouse), "2026-10", raw_dir=str(closed[1]), as_of=AS_OF, progress=False
-    )
+    report = run_close(str(warehouse), "2026-10", raw_dir=str(raw), as_of=AS_OF, progress=False)
     assert all(c.already_closed for c in report.closed)
     assert snapshot(warehouse) == before
     assert {p: p.read_bytes() for p in warehouse_home(warehouse).rglob("*.pdf")} == pdfs
@@ -179,9 +185,7 @@ def test_draft_finalizes_nothing(tmp_path):
 
 
 def test_late_event_becomes_adjustment_on_next_open_invoice(closed, tmp_path):
-    warehouse = clone_warehouse(closed[0], tmp_path)
-    raw = tmp_path / "raw"
-    shutil.copytree(closed[1], raw)
+    warehouse, raw = clone(closed, tmp_path)
     before = snapshot(warehouse)
     # A September message arrives late: 10 × 0.02 = 0.20, paid from credits in September,
     # which leaves 0.20 less for October's draws.
@@ -211,15 +215,14 @@ def test_late_event_becomes_adjustment_on_next_open_invoice(closed, tmp_path):
 
 
 def test_deleted_event_is_credited_back(closed, tmp_path):
-    warehouse = clone_warehouse(closed[0], tmp_path)
-    raw = tmp_path / "raw"
-    shutil.copytree(closed[1], raw)
+    warehouse, raw = clone(closed, tmp_path)
     events = raw / "marketplace_events" / "2026-09.csv"
-    kept = [line for line in events.read_text().splitlines() if not line.startswith("ev_0004,")]
+    kept = [line for line in events.read_text().splitlines() if not line.startswith("ev_0003,")]
     events.write_text("\n".join(kept) + "\n")
-    # ev_0004 (bob, 3 % of 1250.00 = 37.50, paid by credits) was billed in September: its
-    # usage is credited back (−37.50), credits applied shrink (+37.50 in September) and the
-    # credits it used go to October's draws instead (−37.50 in October).
+    # ev_0003 (alice, 700 job searches after bob's 600: 400 × 0.10 + 300 × 0.05 = 55.00, paid
+    # by credits) was billed in September. Without it: tier 1 bills 600 units + flat fee =
+    # 65.00 instead of 105.00 (−40.00), tier 2 disappears (−15.00), 55.00 fewer credits are
+    # applied in September (+55.00) and they pay October's usage instead (−55.00).
     run_close(str(warehouse), "2026-11", raw_dir=str(raw), as_of="2026-12-02T00:00:00Z",
               progress=False)
     adjustments = q(
@@ -231,7 +234,8 @@ def test_deleted_event_is_credited_back(closed, tmp_path):
         """,
     )
     assert adjustments == [
-        ("2026-09", Decimal("-37.50")),
-        ("2026-09", Decimal("37.50")),
-        ("2026-10", Decimal("-37.50")),
+        ("2026-09", Decimal("-40.00")),
+        ("2026-09", Decimal("-15.00")),
+        ("2026-09", Decimal("55.00")),
+        ("2026-10", Decimal("-55.00")),
     ]

@@ -45,8 +45,8 @@ issued_invoices as (
         i.due_at,
         i.close_run_id,
         coalesce(n.line_count, 0) as line_count,
-        -- the rate is not stored with an issued invoice; see docs/billing-rules.md
-        cast(null as {{ money_unrounded_type() }}) as tax_rate
+        -- the rate in force when the invoice was issued
+        cast(i.tax_rate as {{ money_unrounded_type() }}) as tax_rate
     from {{ source('billing', 'issued_invoices') }} as i
     left join issued_line_counts as n
         on n.invoice_id = i.invoice_id

@@ -142,7 +142,7 @@ def finalize_period(
             """
             insert into billing.issued_invoices (
                 invoice_id, invoice_number, invoice_seq, entity_id, organization_id, period,
-                currency, subtotal, credits_applied, tax, total, issued_at, due_at,
+                currency, subtotal, credits_applied, tax, total, tax_rate, issued_at, due_at,
                 close_run_id, input_fingerprint, price_book_version)
             with drafts as (
                 select * from main.invoices where status = 'draft' and period = $period
@@ -157,8 +157,8 @@ def finalize_period(
             )
             select invoice_id, entity_id || '-' || lpad(invoice_seq::varchar, 6, '0'),
                    invoice_seq, entity_id, organization_id, period, currency, subtotal,
-                   credits_applied, tax, total, $issued_at, $due_at, $run, $fingerprint,
-                   $version
+                   credits_applied, tax, total, tax_rate, $issued_at, $due_at, $run,
+                   $fingerprint, $version
             from numbered
             """,
             {
@@ -222,3 +222,40 @@ def record_pdfs(con: duckdb.DuckDBPyConnection, results: list[tuple[str, str, st
             """,
             [(path, sha, invoice_id) for invoice_id, path, sha in results],
         )
+
+
+def enqueue_finalized(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) -> int:
+    """Record one ``invoice.finalized`` webhook per invoice (inside the finalizing transaction)."""
+    from billing.webhooks.outbox import OutboxRow, enqueue
+
+    if not invoice_ids:
+        return 0
+    rows = con.execute(
+        """
+        select i.invoice_id, i.invoice_number, i.entity_id, e.entity_name, i.organization_id,
+               o.organization_name, i.period, i.currency, i.subtotal, i.credits_applied,
+               i.tax, i.total, i.issued_at, i.due_at, i.close_run_id
+        from billing.issued_invoices i
+        join staging.stg_entities e using (entity_id)
+        left join staging.stg_organizations o on o.organization_id = i.organization_id
+        where list_contains($ids, i.invoice_id)
+        order by i.invoice_number
+        """,
+        {"ids": invoice_ids},
+    ).fetchall()
+    hooks = []
+    run_id = None
+    for (invoice_id, number, entity_id, entity_name, org_id, org_name, period, currency,
+         subtotal, credits, tax, total, issued_at, due_at, run_id) in rows:
+        facts = {
+            "occurred_at": issued_at, "entity_id": entity_id, "entity_name": entity_name,
+            "organization_id": org_id, "organization_name": org_name,
+            "invoice_id": invoice_id, "invoice_number": number, "period": period,
+            "currency": currency, "subtotal": subtotal, "credits_applied": credits,
+            "tax": tax, "total": total, "issued_at": issued_at, "due_at": due_at,
+        }
+        hooks.append(
+            OutboxRow(f"invoice.finalized:{invoice_id}", "invoice.finalized", entity_id,
+                      org_id, None, facts)
+        )
+    return enqueue(con, hooks, now=rows[0][12] if rows else None, close_run_id=run_id)

@@ -98,15 +98,13 @@ def periods_to_close(warehouse: Path | str, period: str) -> list[str]:
 def finalize(
     warehouse: Path | str, period: str, *, close_run_id: str, issued_at: datetime
 ) -> closing.ClosedPeriod:
-    from billing.webhooks.outbox import enqueue_finalized
-
     with opened(warehouse) as con:
         return closing.finalize_period(
             con,
             period,
             close_run_id=close_run_id,
             issued_at=issued_at,
-            on_finalized=enqueue_finalized,
+            on_finalized=closing.enqueue_finalized,
         )
 
 
@@ -122,7 +120,9 @@ def render(
     warehouse: Path | str, period: str, *, progress: bool = True, workers: int | None = None
 ) -> list:
     """Render the PDFs of the period's finalized invoices that have none yet."""
-    from billing.pdf.render import load_invoice_docs, render_many, write_manifest
+    from billing.pdf.load import load_invoice_docs
+    from billing.pdf.manifest import write_manifest
+    from billing.pdf.render import render_many
 
     out_dir = pdf_dir(Path(warehouse), period)
     with opened(warehouse) as con:
@@ -132,29 +132,10 @@ def render(
         docs = load_invoice_docs(con, todo)
     results = render_many(docs, out_dir, workers=workers, progress=progress)
     crash_point("pdf")
+    write_manifest(out_dir, period, results)
     with opened(warehouse) as con:
-        closing.record_pdfs(
-            con, [(r.invoice_id, str(r.path), r.sha256) for r in results]
-        )
-        rows = con.execute(
-            "select invoice_id from billing.issued_invoices where period = ?", [period]
-        ).fetchall()
-        all_ids = [r[0] for r in rows]
-        write_manifest(out_dir, period, load_invoice_docs(con, all_ids) and _issued_pdfs(con, period))
+        closing.record_pdfs(con, [(r.invoice_id, str(r.path), r.sha256) for r in results])
     return results
-
-
-def _issued_pdfs(con: duckdb.DuckDBPyConnection, period: str) -> list[dict]:
-    rows = con.execute(
-        """
-        select invoice_id, invoice_number, pdf_path, pdf_sha256 from billing.issued_invoices
-        where period = ? and pdf_path is not null order by invoice_number
-        """,
-        [period],
-    ).fetchall()
-    return [
-        {"invoice_id": i, "invoice_number": n, "pdf_path": p, "sha256": s} for i, n, p, s in rows
-    ]
 
 
 def generate(out_dir: Path | str, **options):

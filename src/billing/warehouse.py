@@ -95,6 +95,7 @@ _BOOTSTRAP = [
         credits_applied decimal(38,4) not null,
         tax decimal(38,4) not null,
         total decimal(38,4) not null,
+        tax_rate decimal(38,12),
         issued_at timestamptz not null,
         due_at timestamptz not null,
         close_run_id varchar not null,
