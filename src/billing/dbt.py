@@ -154,6 +154,7 @@ def run_dbt(
             result = DbtResult(False, cmd, [parse_error], log_path=log_path,
                                parse_seconds=parse_seconds,
                                seconds=time.perf_counter() - started)
+            reporter.summary(result, None)
             return _finish(result, reporter, [], raise_on_failure, parse_error)
 
     from dbt.cli.main import dbtRunner
