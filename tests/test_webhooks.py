@@ -486,6 +486,7 @@ def test_dry_run_writes_files_and_changes_nothing(
 
 
 def test_the_secret_never_appears_in_logs_output_or_the_outbox(
+    monkeypatch: pytest.MonkeyPatch,
     con: duckdb.DuckDBPyConnection,
     receiver: tuple[Receiver, ReceiverThread],
     secret: str,
@@ -554,7 +555,13 @@ def test_a_killed_delivery_loses_nothing(
     assert len(set(rec.seen) | set(rec.accepted)) == 60
 
 
-def test_deliver_checks_its_arguments(con: duckdb.DuckDBPyConnection, secret: str) -> None:
+def test_deliver_checks_its_arguments(
+    con: duckdb.DuckDBPyConnection, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BILLING_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("BILLING_WEBHOOK_URL", raising=False)
+    with pytest.raises(BillingError, match="BILLING_WEBHOOK_URL"):
+        deliver(con, None, secret)
     with pytest.raises(BillingError, match="URL"):
         deliver(con, "ftp://example.com/x", secret)
     with pytest.raises(BillingError, match="no webhook secret"):
@@ -570,3 +577,17 @@ def test_due_time_is_respected(
     enqueue(con, [_row(1)], now=datetime.now(UTC) + timedelta(hours=1))
     assert deliver(con, server.url, secret, **FAST).attempts == 0
     assert not rec.seen
+
+
+def test_url_and_secret_default_to_the_environment(
+    con: duckdb.DuckDBPyConnection,
+    receiver: tuple[Receiver, ReceiverThread],
+    secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec, server = receiver
+    monkeypatch.setenv("BILLING_WEBHOOK_URL", server.url)
+    monkeypatch.setenv("BILLING_WEBHOOK_SECRET", secret)
+    enqueue(con, [_row(1)])
+    assert deliver(con, **FAST).delivered == 1
+    assert len(rec.accepted) == 1 and rec.invalid == 0

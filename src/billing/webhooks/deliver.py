@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -38,7 +39,7 @@ import pyarrow as pa
 
 from billing.errors import BillingError
 from billing.webhooks.outbox import OUTBOX
-from billing.webhooks.settings import check_url, redact_url
+from billing.webhooks.settings import SECRET_ENV, redact_url, webhook_settings
 from billing.webhooks.signing import WebhookSecret, signed_headers
 
 log = logging.getLogger("billing.webhooks")
@@ -62,6 +63,15 @@ class DeliverySummary:
     pending: int = 0
     elapsed_seconds: float = 0.0
     status_codes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def retrying(self) -> int:
+        """Webhooks still pending when the call returned (a later run retries them)."""
+        return self.pending
+
+    @property
+    def written(self) -> int:
+        return self.dry_run_written
 
     @property
     def deliveries_per_second(self) -> float:
@@ -388,8 +398,8 @@ def _count_pending(con: duckdb.DuckDBPyConnection) -> int:
 
 async def deliver_async(
     con: duckdb.DuckDBPyConnection,
-    url: str | None,
-    secret: str | WebhookSecret | None,
+    url: str | None = None,
+    secret: str | WebhookSecret | None = None,
     *,
     concurrency: int = 16,
     max_attempts: int = 8,
@@ -409,14 +419,14 @@ async def deliver_async(
         raise BillingError("deliver: max_attempts must be at least 1")
     if min(base_backoff, max_backoff, timeout, wait) < 0 or timeout == 0:
         raise BillingError("deliver: backoffs and wait must be >= 0, timeout > 0")
-    key = WebhookSecret.parse(secret) if secret else None
     if dry_run_dir is not None:
+        raw_secret = secret or os.environ.get(SECRET_ENV)
+        key = WebhookSecret.parse(raw_secret) if raw_secret else None
         return _dry_run(con, Path(dry_run_dir), key, include_dead=retry_dead)
-    if not url:
-        raise BillingError("deliver: no webhook URL given")
-    if key is None:
-        raise BillingError("deliver: no webhook secret given")
-    check_url(url)
+    # URL and secret default to BILLING_WEBHOOK_URL / BILLING_WEBHOOK_SECRET, so a caller
+    # (the CLI's Prefect flow) need not pass the secret through anything that records it.
+    settings = webhook_settings(url, secret)
+    url, key = settings.url, settings.secret
     revived = _revive_dead(con) if retry_dead else 0
     log.info("delivering webhooks to %s (concurrency %d)", redact_url(url), concurrency)
     run = _Run(
@@ -441,8 +451,8 @@ async def deliver_async(
 
 def deliver(
     con: duckdb.DuckDBPyConnection,
-    url: str | None,
-    secret: str | WebhookSecret | None,
+    url: str | None = None,
+    secret: str | WebhookSecret | None = None,
     *,
     concurrency: int = 16,
     max_attempts: int = 8,
@@ -456,7 +466,8 @@ def deliver(
     seed: int | None = None,
 ) -> DeliverySummary:
     """Send the due pending webhooks of ``main.webhook_outbox`` to ``url``, signed with
-    ``secret`` (``whsec_...``), and return what happened.
+    ``secret`` (``whsec_...``), and return what happened. ``url``/``secret`` default to the
+    environment variables ``BILLING_WEBHOOK_URL`` / ``BILLING_WEBHOOK_SECRET``.
 
     ``retry_dead`` first turns every ``dead`` row back into ``pending`` with 0 attempts.
     ``dry_run_dir`` writes each due payload to ``<dir>/<webhook_id>.json`` and the headers it

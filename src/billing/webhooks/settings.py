@@ -46,7 +46,9 @@ def check_url(url: str) -> str:
     return url
 
 
-def webhook_settings(url: str | None = None, secret: str | None = None) -> WebhookSettings:
+def webhook_settings(
+    url: str | None = None, secret: str | WebhookSecret | None = None
+) -> WebhookSettings:
     """Settings from the arguments, falling back to the environment."""
     url = url or os.environ.get(URL_ENV)
     raw_secret = secret or os.environ.get(SECRET_ENV)
