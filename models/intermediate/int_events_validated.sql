@@ -66,7 +66,7 @@ repeated_event_ids as (
     -- instead of materializing every parsed column of every event once more)
     select event_id
     from {{ ref('stg_marketplace_events') }}
-    where event_id is not null
+    where not {{ is_blank('event_id') }}
     group by event_id
     having count(*) > 1
 ),
