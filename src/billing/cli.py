@@ -182,8 +182,14 @@ def deliver(
     path = _prepare(warehouse or _default_warehouse())
     from flows.deliver import deliver_flow
 
+    # The URL and secret travel through the environment, never as flow parameters: Prefect
+    # records flow parameters in its database.
+    if url:
+        os.environ["BILLING_WEBHOOK_URL"] = url
+    if secret:
+        os.environ["BILLING_WEBHOOK_SECRET"] = secret
     options = {
-        "url": url, "secret": secret, "retry_dead": retry_dead,
+        "retry_dead": retry_dead,
         "dry_run_dir": dry_run, "wait": wait, "concurrency": concurrency,
     }
     summary = deliver_flow(path, options)

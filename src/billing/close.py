@@ -244,9 +244,8 @@ def enqueue_finalized(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) ->
         {"ids": invoice_ids},
     ).fetchall()
     hooks = []
-    run_id = None
     for (invoice_id, number, entity_id, entity_name, org_id, org_name, period, currency,
-         subtotal, credits, tax, total, issued_at, due_at, run_id) in rows:
+         subtotal, credits, tax, total, issued_at, due_at, _run) in rows:
         facts = {
             "occurred_at": issued_at, "entity_id": entity_id, "entity_name": entity_name,
             "organization_id": org_id, "organization_name": org_name,
@@ -258,4 +257,6 @@ def enqueue_finalized(con: duckdb.DuckDBPyConnection, invoice_ids: list[str]) ->
             OutboxRow(f"invoice.finalized:{invoice_id}", "invoice.finalized", entity_id,
                       org_id, None, facts)
         )
-    return enqueue(con, hooks, now=rows[0][12] if rows else None, close_run_id=run_id)
+    return enqueue(
+        con, hooks, now=rows[0][12] if rows else None, close_run_id=rows[0][14] if rows else None
+    )

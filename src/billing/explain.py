@@ -52,7 +52,7 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
         """,
         [invoice_id],
     ).fetchall()
-    for (line_no, line_type, key, description, quantity, amount, original, start, end) in lines:
+    for line_no, line_type, key, description, _qty, amount, original, start, end in lines:
         console.print(f"\n[bold]{line_no}. {description}[/bold]  {amount} {currency}")
         evidence_period = original or period
         if line_type == "usage":

@@ -8,7 +8,9 @@ from pathlib import Path
 #: The repository root: it holds dbt_project.yml, models/, templates/ and flows/.
 PROJECT_DIR = Path(os.environ.get("BILLING_PROJECT_DIR", Path(__file__).resolve().parents[2]))
 TEMPLATES_DIR = PROJECT_DIR / "templates"
-DEFAULT_WAREHOUSE = Path(os.environ.get("BILLING_WAREHOUSE", PROJECT_DIR / "data" / "warehouse.duckdb"))
+DEFAULT_WAREHOUSE = Path(
+    os.environ.get("BILLING_WAREHOUSE", PROJECT_DIR / "data" / "warehouse.duckdb")
+)
 
 
 def warehouse_home(warehouse: Path) -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from billing.money import format_money
 from billing.paths import pdf_dir
 
 
@@ -77,13 +78,15 @@ def print_close(console: Console, report: Any, warehouse: str) -> None:
             console.print(
                 "Closed " + ", ".join(f"[bold]{c.period}[/bold] ({len(c.invoice_ids)} invoices)"
                                       for c in closed)
-                + f"  run {report.close_run_id}"
             )
+            console.print(f"  close run {report.close_run_id}")
         if again:
             console.print(f"{', '.join(again)} already closed: nothing changed.")
         figures = _warehouse_figures(warehouse, sorted({c.period for c in report.closed}))
         _print_totals(console, figures)
-        console.print(f"  webhooks queued     {report.webhooks_queued:>10,}")
+        finalized = sum(len(c.invoice_ids) for c in closed)
+        console.print(f"  webhooks queued     {finalized + report.webhooks_queued:>10,}"
+                      f"  ({finalized} invoice.finalized, {report.webhooks_queued} detected)")
         console.print(f"  PDFs rendered       {report.pdfs_rendered:>10,}")
     _print_phases(console, report.phases)
 
@@ -95,7 +98,7 @@ def _print_totals(console: Console, figures: dict[str, Any]) -> None:
     table.add_column("invoices", justify="right")
     table.add_column("total billed", justify="right")
     for period, currency, count, total in figures["invoices"]:
-        table.add_row(period, currency, f"{count:,}", f"{total:,}")
+        table.add_row(period, currency, f"{count:,}", format_money(total, currency))
     if figures["invoices"]:
         console.print(table)
 
@@ -118,7 +121,10 @@ def _print_drafts(console: Console, warehouse: str, period: str) -> None:
     for col in ("entity", "currency", "lines", "subtotal", "tax", "total"):
         table.add_column(col, justify="left" if col in ("entity", "currency") else "right")
     for entity, currency, lines, subtotal, tax, total in rows:
-        table.add_row(entity, currency, str(lines), f"{subtotal:,}", f"{tax:,}", f"{total:,}")
+        table.add_row(
+            entity, currency, str(lines), format_money(subtotal, currency),
+            format_money(tax, currency), format_money(total, currency),
+        )
     console.print(table)
 
 
