@@ -1,5 +1,7 @@
 -- The events that are billed: the standing copy of each event_id that passed every check.
 -- Grain: one row per billable event_id.
+-- A view: a filter of int_events_validated is cheaper to re-read than to write once more.
+{{ config(materialized='view') }}
 select
     event_id,
     entity_id,
