@@ -102,6 +102,7 @@ def worker(phase: str, args: argparse.Namespace) -> dict:
     seconds = time.perf_counter() - start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    extra["load_avg"] = round(os.getloadavg()[0], 1)  # other jobs on the machine skew figures
     return {"phase": phase, "seconds": seconds, "rss_mb": max(rss_mb, rss_children), **extra}
 
 
