@@ -14,6 +14,7 @@ from billing.pdf.model import Customer, InvoiceDoc, InvoiceLine, Seller, load_se
 from billing.pdf.render import (
     InvoiceRenderer,
     RenderError,
+    RenderPool,
     RenderResult,
     render_batch,
     render_invoice,
@@ -21,7 +22,7 @@ from billing.pdf.render import (
 )
 
 __all__ = [
-    "Customer", "InvoiceDoc", "InvoiceLine", "InvoiceRenderer", "RenderError", "RenderResult",
-    "Seller", "load_invoice_docs", "load_seller", "read_manifest", "render_batch",
-    "render_invoice", "render_many", "write_manifest",
+    "Customer", "InvoiceDoc", "InvoiceLine", "InvoiceRenderer", "RenderError", "RenderPool",
+    "RenderResult", "Seller", "load_invoice_docs", "load_seller", "read_manifest",
+    "render_batch", "render_invoice", "render_many", "write_manifest",
 ]

@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
@@ -48,7 +49,8 @@ from billing.pdf.model import Customer, InvoiceDoc, InvoiceLine, Seller, load_se
 from billing.pdf.view import build_view
 
 __all__ = [
-    "Customer", "InvoiceDoc", "InvoiceLine", "InvoiceRenderer", "RenderError", "RenderResult",
+    "Customer", "InvoiceDoc", "InvoiceLine", "InvoiceRenderer", "RenderError", "RenderPool",
+    "RenderResult",
     "Seller", "load_invoice_docs", "load_seller", "render_batch", "render_invoice",
     "render_many", "write_atomic",
 ]
@@ -258,11 +260,15 @@ def _warm(templates_dir: Path) -> None:
 
 
 def _render_chunk(docs: Sequence[InvoiceDoc], out_dir: Path | str,
-                  templates_dir: Path) -> list[RenderResult | str]:
-    """A pool task: render a chunk, then collect the cycles its renders left behind."""
+                  templates_dir: Path) -> tuple[list[RenderResult | str], float]:
+    """A pool task: render a chunk, then collect the cycles its renders left behind.
+
+    Returns the outcomes and the CPU seconds this worker spent on them (for the benchmark).
+    """
+    cpu_start = time.process_time()
     gc.disable()
     try:
-        return render_batch(docs, out_dir, templates_dir)
+        return render_batch(docs, out_dir, templates_dir), time.process_time() - cpu_start
     finally:
         gc.enable()
         gc.collect(0)
@@ -293,40 +299,14 @@ def _progress_bar(total: int) -> tuple[object, Callable[[int], None]]:
     return progress, lambda n: progress.advance(task, n)
 
 
-def render_many(docs: Sequence[InvoiceDoc], out_dir: Path | str, workers: int | None = None,
-                progress: bool = True, templates_dir: Path = TEMPLATES_DIR,
-                chunk_size: int | None = None) -> list[RenderResult]:
-    """Render every doc into ``out_dir`` (one PDF per invoice, named by invoice number).
-
-    Uses a pool of ``workers`` processes (default: one per CPU) whose caches stay warm across
-    invoices; with one worker or a handful of docs it renders in this process. Results come back
-    in the order of ``docs``. Nothing is skipped: the caller chooses which invoices need a PDF.
-    If any invoice fails, the others are still written and :class:`RenderError` is raised with
-    the failures and the results.
-    """
-    docs = list(docs)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _check_names(docs: Sequence[InvoiceDoc], out_dir: Path) -> None:
     names = [doc.file_name for doc in docs]
     if len(set(names)) != len(names):
         raise BillingError(f"{out_dir}: two invoices of this batch share an invoice number")
-    templates_dir = Path(templates_dir).resolve()
-    workers = max(1, workers or os.cpu_count() or 1)
-    workers = min(workers, max(1, len(docs) // 4))
-    outcomes: list[RenderResult | str] = []
-    bar, advance = _progress_bar(len(docs)) if progress else (None, lambda n: None)
-    try:
-        if bar is not None:
-            bar.start()  # type: ignore[attr-defined]
-        if workers == 1:
-            for chunk in _chunks(docs, 8):
-                outcomes.extend(render_batch(chunk, out_dir, templates_dir))
-                advance(len(chunk))
-        else:
-            outcomes = _render_pool(docs, out_dir, workers, templates_dir, chunk_size, advance)
-    finally:
-        if bar is not None:
-            bar.stop()  # type: ignore[attr-defined]
+
+
+def _finish(docs: Sequence[InvoiceDoc], outcomes: list[RenderResult | str]
+            ) -> list[RenderResult]:
     results = [item for item in outcomes if isinstance(item, RenderResult)]
     failures = [
         (doc.invoice_number, item)
@@ -338,26 +318,102 @@ def render_many(docs: Sequence[InvoiceDoc], out_dir: Path | str, workers: int | 
     return results
 
 
-def _render_pool(docs: list[InvoiceDoc], out_dir: Path, workers: int, templates_dir: Path,
-                 chunk_size: int | None, advance: Callable[[int], None]
-                 ) -> list[RenderResult | str]:
-    # Small chunks keep the bar moving and the workers balanced; each chunk is one pickle.
-    size = chunk_size or max(1, min(16, len(docs) // (workers * 4) or 1))
-    # forkserver: no fork of a parent that may run threads (Prefect, the progress bar);
-    # the workers import WeasyPrint once and keep their caches for the whole batch.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["billing.pdf.render"])
-    slots: dict[Future, int] = {}
-    outcomes: list[list[RenderResult | str] | None] = [None] * ((len(docs) + size - 1) // size)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_warm,
-                             initargs=(templates_dir,)) as pool:
-        for index, chunk in enumerate(_chunks(docs, size)):
-            slots[pool.submit(_render_chunk, chunk, out_dir, templates_dir)] = index
-        pending = set(slots)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                batch = future.result()
-                outcomes[slots[future]] = batch
-                advance(len(batch))
-    return [item for batch in outcomes if batch is not None for item in batch]
+class RenderPool:
+    """Worker processes with warm caches, reusable for several batches.
+
+    ``with RenderPool(2) as pool: pool.render(docs, out_dir)``. Each worker (``forkserver``:
+    no fork of a parent that may run threads, such as Prefect or the progress bar) imports
+    WeasyPrint once and keeps its stylesheet, fonts, images and template for every batch the
+    pool renders. :attr:`cpu_seconds` adds up the CPU time the workers spent rendering.
+    """
+
+    def __init__(self, workers: int | None = None, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.templates_dir = Path(templates_dir).resolve()
+        self.cpu_seconds = 0.0
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> RenderPool:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["billing.pdf.render"])
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_warm,
+                                             initargs=(self.templates_dir,))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+    def render(self, docs: Sequence[InvoiceDoc], out_dir: Path | str,
+               progress: bool | Callable[[int], None] = True,
+               chunk_size: int | None = None) -> list[RenderResult]:
+        """Like :func:`render_many`, on this pool's workers. ``progress`` may also be a
+        callback told how many more invoices are done (to drive a caller's own bar)."""
+        if self._executor is None:
+            raise BillingError("RenderPool.render called outside its `with` block")
+        docs = list(docs)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _check_names(docs, out_dir)
+        # Small chunks keep the bar moving and the workers balanced; each chunk is one pickle.
+        size = chunk_size or max(1, min(16, len(docs) // (self.workers * 4) or 1))
+        bar, advance = (
+            (None, progress) if callable(progress)
+            else _progress_bar(len(docs)) if progress else (None, lambda n: None)
+        )
+        slots: dict[Future, int] = {}
+        batches: list[list[RenderResult | str]] = [[] for _ in range(0, len(docs), size)]
+        try:
+            if bar is not None:
+                bar.start()  # type: ignore[attr-defined]
+            for index, chunk in enumerate(_chunks(docs, size)):
+                future = self._executor.submit(_render_chunk, chunk, out_dir, self.templates_dir)
+                slots[future] = index
+            pending = set(slots)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch, cpu = future.result()
+                    batches[slots[future]] = batch
+                    self.cpu_seconds += cpu
+                    advance(len(batch))
+        finally:
+            if bar is not None:
+                bar.stop()  # type: ignore[attr-defined]
+        return _finish(docs, [item for batch in batches for item in batch])
+
+
+def render_many(docs: Sequence[InvoiceDoc], out_dir: Path | str, workers: int | None = None,
+                progress: bool = True, templates_dir: Path = TEMPLATES_DIR,
+                chunk_size: int | None = None) -> list[RenderResult]:
+    """Render every doc into ``out_dir`` (one PDF per invoice, named by invoice number).
+
+    Uses a :class:`RenderPool` of ``workers`` processes (default: one per CPU) whose caches stay
+    warm across invoices; with one worker or a handful of docs it renders in this process.
+    Results come back in the order of ``docs``. Nothing is skipped: the caller chooses which
+    invoices need a PDF. If any invoice fails, the others are still written and
+    :class:`RenderError` is raised with the failures and the results.
+    """
+    docs = list(docs)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_names(docs, out_dir)
+    templates_dir = Path(templates_dir).resolve()
+    workers = max(1, workers or os.cpu_count() or 1)
+    workers = min(workers, max(1, len(docs) // 4))
+    if workers > 1:
+        with RenderPool(workers, templates_dir) as pool:
+            return pool.render(docs, out_dir, progress=progress, chunk_size=chunk_size)
+    outcomes: list[RenderResult | str] = []
+    bar, advance = _progress_bar(len(docs)) if progress else (None, lambda n: None)
+    try:
+        if bar is not None:
+            bar.start()  # type: ignore[attr-defined]
+        for chunk in _chunks(docs, 8):
+            outcomes.extend(render_batch(chunk, out_dir, templates_dir))
+            advance(len(chunk))
+    finally:
+        if bar is not None:
+            bar.stop()  # type: ignore[attr-defined]
+    return _finish(docs, outcomes)
