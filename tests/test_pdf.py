@@ -444,6 +444,34 @@ def test_same_doc_gives_same_bytes_in_process_and_in_the_pool(batch, loaded, tmp
     assert meta["/Title"] == f"Invoice {loaded[1].invoice_number}"
 
 
+def test_fast_path_caches_keep_the_bytes(samples) -> None:
+    """The pool's shortcuts (XML parser, reused font subsets) give the naive path's bytes."""
+    from weasyprint import HTML
+    from weasyprint.pdf.fonts import Font
+
+    from billing.pdf import render
+
+    renderer = InvoiceRenderer()
+    naive = [
+        HTML(string=renderer.html(doc, link_css=True), base_url=renderer.base_url,
+             url_fetcher=TemplateAssetFetcher()).write_pdf(**pdf_options(doc))
+        for doc in samples
+    ]
+    original = Font.subset
+    try:
+        render._cache_font_subsets()
+        render._SUBSETS.clear()
+        fast = [renderer.pdf(doc)[0] for doc in samples + samples]  # 2nd round: cache hits
+        assert render._SUBSETS
+    finally:
+        Font.subset = original
+    assert fast == naive + naive
+    # Text the XML parser refuses falls back to the HTML5 parser, with the same result.
+    html = renderer.html(samples[0])
+    tree = renderer.parse(html.replace("</body>", "<p>bell\x07</p></body>")).etree_element
+    assert tree.tag == "html" and "bell" in "".join(tree.itertext())
+
+
 def test_atomic_write_leaves_no_temp_files(batch, tmp_path) -> None:
     out, results = batch
     assert sorted(p.name for p in out.iterdir()) == sorted(r.path.name for r in results)
