@@ -7,6 +7,7 @@ project made in a temporary folder, and on the repository's own project.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -19,7 +20,7 @@ import duckdb
 import pytest
 
 from billing import runtime
-from billing.dbt import DbtError, run_dbt
+from billing.dbt import PARSE_CATALOG, DbtError, catalog_name, relabel_catalog, run_dbt
 from billing.errors import BillingError
 
 FORBIDDEN = ("traceback", "database is locked", "telemetry", "warning")
@@ -120,6 +121,82 @@ def test_flow_runs_cleanly_with_a_cold_then_a_warm_prefect_home(tmp_path: Path) 
     _assert_clean(warm)
     assert warm.stdout.splitlines() == ["result 39"]
     print(f"flow with 3 tasks: cold {cold_seconds:.1f}s, warm {warm_seconds:.1f}s")
+
+
+EARLY_SERVER_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import sys
+
+    from billing import runtime
+
+    runtime.configure_prefect()
+    assert runtime.start_server_early()
+    print("server pid", runtime._early["process"].pid, flush=True)
+
+    from prefect import flow, task
+
+
+    @task
+    def double(n: int) -> int:
+        return n * 2
+
+
+    @flow
+    def pipeline(n: int) -> int:
+        return double(n)
+
+
+    assert runtime.wait_for_server()
+    print("api", os.environ["PREFECT_API_URL"] == runtime.early_server_url())
+    if sys.argv[1:] == ["die"]:
+        os._exit(3)  # like the CLI's error path: no atexit handlers run
+    print("result", pipeline(21))
+    print("server app imported here", "prefect.server.api.server" in sys.modules)
+    """
+)
+
+
+def _gone(pid: int, within: float = 15.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("ending", ["normal", "die"])
+def test_the_early_server_runs_the_flow_and_never_outlives_the_command(
+    tmp_path: Path, ending: str
+) -> None:
+    script = tmp_path / "early.py"
+    script.write_text(EARLY_SERVER_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), *([ending] if ending == "die" else [])],
+                          env=_clean_env(tmp_path), capture_output=True, text=True, timeout=300)
+    _assert_clean(proc)
+    lines = proc.stdout.splitlines()
+    pid = int(lines[0].removeprefix("server pid "))
+    assert lines[1] == "api True"
+    if ending == "normal":
+        assert proc.returncode == 0, proc.stderr
+        # Prefect ran the flow on the early server, without loading the server app itself.
+        assert lines[2:] == ["result 42", "server app imported here False"]
+    else:
+        assert proc.returncode == 3 and len(lines) == 2
+    # Stopped at exit, or killed with its parent (PR_SET_PDEATHSIG) after os._exit.
+    assert _gone(pid), f"temporary server {pid} outlived the command"
+
+
+def test_no_early_server_for_a_users_own_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert not runtime.start_server_early()
+    assert runtime.early_server_url() is None
+    assert runtime.wait_for_server()  # nothing to wait for
 
 
 def test_configure_prefect_sets_a_stable_home_and_the_quiet_settings(
@@ -330,3 +407,50 @@ def test_the_repository_project_lists_its_staging_models(tmp_path: Path, dbt_tar
     assert "billing_warehouse.staging.stg_entities" in result.listed
     assert out.getvalue().startswith(f"dbt ls: {len(result.listed)} resources in ")
     assert len(out.getvalue().splitlines()) == 1
+
+
+def test_one_parse_serves_every_warehouse_name(tiny, tmp_path: Path) -> None:
+    """dbt bakes the DuckDB catalog (the file name) into the manifest: the project is parsed
+    once against a fixed name and relabelled per warehouse, not parsed again per name."""
+    project, warehouse, target = tiny
+    other = tmp_path / "sales.2026.duckdb"
+    assert catalog_name(other) == "sales"
+    for path in (warehouse, other):
+        result = run_dbt(["run", "--select", "good"], path, target_path=target,
+                         project_dir=project, quiet=True)
+        assert result.success
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            assert con.execute("select count(*) from good").fetchone() == (3,)
+        finally:
+            con.close()
+    cache = Path(os.environ["BILLING_CACHE_DIR"]) / "dbt-parse"
+    assert len([d for d in cache.iterdir() if d.name.startswith("project-")]) == 1
+
+
+def test_a_relabelled_manifest_matches_a_parse_against_that_warehouse(
+    tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.cli.main import dbtRunner
+
+    project, _, _ = tiny
+    parsed: dict[str, object] = {}
+    for name in (PARSE_CATALOG, "sales"):
+        monkeypatch.setenv("BILLING_WAREHOUSE", str(tmp_path / f"{name}.duckdb"))
+        res = dbtRunner().invoke(["parse", "--project-dir", str(project), "--profiles-dir",
+                                  str(project), "--target-path", str(tmp_path / name),
+                                  "--log-level", "none", "--no-partial-parse"])
+        assert res.success
+        parsed[name] = res.result
+    relabelled = relabel_catalog(parsed[PARSE_CATALOG], PARSE_CATALOG, "sales")
+    direct = parsed["sales"]
+
+    def where(manifest) -> dict[str, tuple]:
+        return {key: (node.database, getattr(node, "relation_name", None))
+                for group in (manifest.nodes, manifest.sources)
+                for key, node in group.items()}
+
+    assert where(relabelled) == where(direct)
+    assert {db for db, _ in where(direct).values()} == {"sales"}
+    # The manifest parsed once is left as it was (other warehouses share it).
+    assert {db for db, _ in where(parsed[PARSE_CATALOG]).values()} == {PARSE_CATALOG}

@@ -45,12 +45,45 @@ def _console():
 
 
 def _prepare(warehouse: Path) -> str:
-    """Set up a quiet Prefect runtime next to the warehouse; returns the warehouse path."""
-    from billing.runtime import configure_prefect
+    """Set up a quiet Prefect runtime next to the warehouse; returns the warehouse path.
+
+    Prefect's temporary server starts first, so that its start overlaps the import of the
+    command's flow; while it finishes starting, dbt's parse and WeasyPrint's import run in the
+    background for the commands that need them (see docs/operations.md).
+    """
+    import importlib
+
+    try:  # typer vendors its own click (typer._click) since 0.2x
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+
+    from billing.dbt import warm_up
+    from billing.runtime import (
+        configure_prefect,
+        start_server_early,
+        wait_for_server,
+        warm_up_in_background,
+    )
 
     warehouse = warehouse.expanduser().resolve()
     configure_prefect()
     os.environ["BILLING_WAREHOUSE"] = str(warehouse)
+    if not start_server_early():
+        return str(warehouse)
+    ctx = get_current_context(silent=True)
+    command = ctx.info_name if ctx is not None else ""
+    params = ctx.params if ctx is not None else {}
+    if command in {"load", "close", "render", "deliver", "demo"}:
+        importlib.import_module(f"flows.{command}")
+    steps = []
+    if command in {"close", "demo"}:
+        steps.append(lambda: warm_up(warehouse))
+    if command in {"close", "render", "demo"} and not (params.get("draft")
+                                                       or params.get("skip_pdf")):
+        steps.append(lambda: importlib.import_module("billing.pdf.render"))
+    warm_up_in_background(steps)
+    wait_for_server()
     return str(warehouse)
 
 

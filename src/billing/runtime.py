@@ -17,15 +17,22 @@ Every setting is applied with ``os.environ.setdefault``: a value the user export
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
 import re
+import signal
+import socket
 import sqlite3
+import subprocess
 import sys
+import threading
+import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 #: Settings applied whatever the API: console output only (the API log handler keeps INFO, so a
 #: user's own server still receives the run logs).
@@ -240,3 +247,139 @@ def _refresh_if_prefect_loaded() -> None:
 
     refresh_global_settings_context()
     setup_logging(incremental=False)
+
+
+# --- the temporary server, started early ----------------------------------------------------
+
+#: The server Prefect would start (``SubprocessASGIServer._run_uvicorn_command``) and what it
+#: adds to the server's environment.
+_SERVER_APP = "prefect.server.api.server:create_app"
+_SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+               "PREFECT__SERVER_FINAL": "1"}
+_early: dict[str, Any] = {}
+
+
+def start_server_early() -> bool:
+    """Start the temporary Prefect server now, in a subprocess, and point Prefect at it.
+
+    Left to itself, Prefect starts its server when a flow first calls the API: after
+    ``prefect``, the flows and their imports have loaded, and after the command's process has
+    itself imported the whole server application (``prefect.server.api.server``, 2-3 s of CPU,
+    only to find the class that launches the subprocess). Here the same uvicorn command is
+    launched at once, on a free port, and ``PREFECT_API_URL`` is set to it before Prefect is
+    imported, so Prefect talks to it as to any server: its start overlaps the command's imports
+    and the process never imports the server application. Call :func:`wait_for_server` before
+    the first flow runs. The server is stopped at exit and, on Linux, dies with the command
+    (``PR_SET_PDEATHSIG``) even when the command leaves through ``os._exit`` or a signal.
+
+    Does nothing (returns False) when the user has an API of their own, when
+    :func:`configure_prefect` has not enabled the temporary server, when ``prefect`` is already
+    imported (a test harness may own the server), or with ``BILLING_EARLY_SERVER=0``.
+    """
+    if (_early or "prefect" in sys.modules or user_api_url() is not None
+            or os.environ.get("PREFECT_SERVER_EPHEMERAL_ENABLED", "").lower() not in {"1", "true"}
+            or os.environ.get("BILLING_EARLY_SERVER", "1") == "0"):
+        return False
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    package = Path(next(iter(spec.submodule_search_locations)))
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(package.parent), "--factory",
+         _SERVER_APP, "--host", "127.0.0.1", "--port", str(port), "--log-level", "error",
+         "--lifespan", "on"],
+        env={**os.environ, **_SERVER_ENV},
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    _early.update(process=process, url=url, ready=False)
+    os.environ["PREFECT_API_URL"] = url
+    atexit.register(stop_early_server)
+    return True
+
+
+def early_server_url() -> str | None:
+    """The API URL of the server :func:`start_server_early` launched (None if it did not)."""
+    return _early.get("url")
+
+
+def wait_for_server(timeout: float | None = None) -> bool:
+    """Block until the early server answers ``/health`` (True). If it exited or did not
+    answer in time, stop it and let Prefect start its own temporary server as usual (False).
+    Returns True at once when no early server was started."""
+    process: subprocess.Popen | None = _early.get("process")
+    if process is None or _early.get("ready"):
+        return True
+    import urllib.error
+    import urllib.request
+
+    limit = timeout if timeout is not None else float(
+        os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or 120)
+    deadline = time.monotonic() + limit
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{_early['url']}/health", timeout=2) as response:
+                if response.status == 200:
+                    _early["ready"] = True
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    stop_early_server(wait=5)
+    if os.environ.get("PREFECT_API_URL") == _early["url"]:
+        del os.environ["PREFECT_API_URL"]
+    _refresh_if_prefect_loaded()
+    _early.update(process=None, url=None)
+    return False
+
+
+def stop_early_server(wait: float = 0.0) -> None:
+    """Stop the early server: SIGTERM, then (with ``wait``) up to ``wait`` seconds for it to
+    exit before SIGKILL. At exit the command does not wait: uvicorn finishes its shutdown on
+    its own (~0.3 s) and SQLite serialises it with the next command's server."""
+    process: subprocess.Popen | None = _early.get("process")
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    if wait <= 0:
+        return
+    try:
+        process.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def warm_up_in_background(steps: Sequence[Callable[[], object]]) -> threading.Thread | None:
+    """Run ``steps`` one after the other in a daemon thread (e.g. import dbt and parse the
+    project while the server starts). Their errors are ignored: the real call reports them.
+    Start it once the main thread has done its own imports: two threads importing the same
+    packages at once can meet a circular import half-way."""
+    if not steps:
+        return None
+    thread = threading.Thread(target=_run_steps, args=(list(steps),), name="billing-warm-up",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_steps(steps: Sequence[Callable[[], object]]) -> None:
+    for step in steps:
+        with contextlib.suppress(Exception):
+            step()
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec: SIGTERM when the command's process dies."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
