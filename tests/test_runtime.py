@@ -192,6 +192,26 @@ def test_the_early_server_runs_the_flow_and_never_outlives_the_command(
     assert _gone(pid), f"temporary server {pid} outlived the command"
 
 
+def test_exit_now_runs_exit_handlers_and_keeps_the_code(tmp_path: Path) -> None:
+    script = tmp_path / "leave.py"
+    script.write_text(textwrap.dedent(
+        """
+        import atexit
+
+        from billing.runtime import exit_now
+
+        atexit.register(lambda: print("handler ran"))
+        print("partial line", end="")
+        exit_now(5)
+        print("never")
+        """
+    ))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 5
+    assert proc.stdout == "partial linehandler ran\n"
+
+
 def test_no_early_server_for_a_users_own_api(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert not runtime.start_server_early()
