@@ -98,7 +98,8 @@ def run_close(
         report.webhooks_queued = call(queue_task, warehouse, when)
     if not skip_pdf:
         with timer.phase("pdfs"):
-            for p in sorted({c.period for c in report.closed} | {period}):
+            # every closed period with a missing PDF: a rerun after a crash finishes them
+            for p in pipeline.periods_missing_pdfs(warehouse, period):
                 report.pdfs_rendered += call(render_task, warehouse, p, progress)
     report.phases = timer.phases
     pipeline.finish_run(warehouse, report.close_run_id, timer.phases)

@@ -16,8 +16,23 @@ BILLING = str(Path(sys.executable).parent / "billing")
 COMMANDS = ["generate", "load", "close", "render", "deliver", "explain", "demo"]
 
 
+PREFECT_HOME: Path | None = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_prefect_home(tmp_path_factory):
+    """One Prefect home for this module's commands, so its database can be inspected."""
+    global PREFECT_HOME
+    PREFECT_HOME = tmp_path_factory.mktemp("prefect_home")
+    yield
+    PREFECT_HOME = None
+
+
 def billing(*args: str, cwd: Path | None = None, env: dict | None = None):
     full_env = {**os.environ, **(env or {})}
+    if PREFECT_HOME is not None:
+        full_env["BILLING_PREFECT_HOME"] = str(PREFECT_HOME)
+        full_env.pop("PREFECT_HOME", None)
     full_env.pop("BILLING_CRASH_AT", None)
     return subprocess.run(
         [BILLING, *args], capture_output=True, text=True, timeout=900, cwd=cwd, env=full_env
@@ -104,3 +119,31 @@ def test_render_again_redraws_nothing(closed_by_cli):
     proc = billing("render", "--period", "2026-10", "--warehouse", str(warehouse))
     assert proc.returncode == 0, proc.stderr
     assert "Rendered 0 PDF" in proc.stdout
+
+
+def test_deliver_signs_sends_everything_and_never_records_the_secret(closed_by_cli):
+    from billing.webhooks.receiver import Receiver, ReceiverThread
+
+    _, warehouse = closed_by_cli
+    key = "c2VjcmV0LWtleS1mb3ItdGhlLWNsaS10ZXN0"  # base64 of the key bytes
+    secret = f"whsec_{key}"
+    receiver = Receiver(secret)
+    server = ReceiverThread(receiver).start()
+    try:
+        proc = billing("deliver", "--url", server.url, "--warehouse", str(warehouse),
+                       env={"BILLING_WEBHOOK_SECRET": secret})
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_clean(proc)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    rows = con.execute("select webhook_id, status from webhook_outbox").fetchall()
+    con.close()
+    assert rows and {status for _, status in rows} == {"delivered"}
+    assert set(receiver.accepted) == {webhook_id for webhook_id, _ in rows}
+    assert receiver.invalid == 0
+    assert all(count == 1 for count in receiver.accepted.values())
+    assert key not in proc.stdout + proc.stderr
+    for path in PREFECT_HOME.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), f"secret found in {path}"

@@ -199,6 +199,16 @@ def finalize_period(
     return ClosedPeriod(period, close_run_id, invoice_ids=invoice_ids)
 
 
+def periods_missing_pdfs(con: duckdb.DuckDBPyConnection, through: str) -> list[str]:
+    """Closed periods up to ``through`` with finalized invoices that have no PDF yet."""
+    rows = con.execute(
+        "select distinct period from billing.issued_invoices "
+        "where pdf_path is null and period <= ? order by period",
+        [through],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def invoices_without_pdf(con: duckdb.DuckDBPyConnection, period: str) -> list[str]:
     rows = con.execute(
         """

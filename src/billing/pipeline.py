@@ -19,7 +19,7 @@ import duckdb
 from billing import close as closing
 from billing import warehouse as wh
 from billing.errors import BillingError
-from billing.faults import crash_point
+from billing.faults import crash_after, crash_point
 from billing.paths import pdf_dir
 
 
@@ -70,8 +70,13 @@ def load(warehouse: Path | str, raw_dir: Path | str, progress: Callable | None =
     raw = Path(raw_dir)
     if not raw.is_dir():
         raise BillingError(f"raw folder {raw} does not exist or is not a folder")
+    def on_file(outcome) -> None:
+        crash_point("load")  # mid-load, inside the load's transaction
+        if progress is not None:
+            progress(outcome)
+
     with opened(warehouse) as con:
-        return load_raw_dir(con, raw, progress=progress)
+        return load_raw_dir(con, raw, progress=on_file)
 
 
 #: What a close builds: every model and seed, and the singular reconciliation tests that tie
@@ -86,6 +91,7 @@ def build(warehouse: Path | str, *, through_period: str, as_of: datetime, quiet:
     from billing.dbt import run_dbt
 
     dbt_vars = {"through_period": through_period, "as_of": as_of.isoformat()}
+    crash_after("dbt", 1.0)
     return run_dbt(CLOSE_BUILD, warehouse, vars=dbt_vars, quiet=quiet)
 
 
@@ -97,6 +103,11 @@ def start_run(warehouse: Path | str, period: str) -> str:
 def finish_run(warehouse: Path | str, close_run_id: str, phases: dict[str, float]) -> None:
     with opened(warehouse) as con:
         closing.finish_close_run(con, close_run_id, "finalized", phases)
+
+
+def periods_missing_pdfs(warehouse: Path | str, through: str) -> list[str]:
+    with opened(warehouse) as con:
+        return closing.periods_missing_pdfs(con, through)
 
 
 def periods_to_close(warehouse: Path | str, period: str) -> list[str]:

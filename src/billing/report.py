@@ -29,7 +29,7 @@ def print_load(console: Console, summary: Any, warehouse: str) -> None:
         value = _get(summary, name)
         if value is not None:
             console.print(f"  {label:<18} {value:>10,}")
-    rows = _get(summary, "rows", None) or {}
+    rows = _get(summary, "rows_by_table", None) or {}
     for table, count in rows.items():
         if count:
             console.print(f"  rows {table:<22} {count:>12,}")
@@ -158,7 +158,9 @@ def print_demo(
     outbox = ", ".join(f"{n} {s}" for s, n in figures["outbox"]) or "none"
     console.print(f"Webhook outbox      {outbox}  (send them with `billing deliver`)")
     _print_phases(console, report.phases)
+    console.print("Next:")
+    console.print(f"  billing explain --warehouse {warehouse} --invoice <number>")
     console.print(
-        f"Query it:  duckdb {warehouse} \"select * from invoices\"   "
-        "or python -c \"import duckdb; ...\""
+        f"  python -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
+        ".sql('select * from invoices').show()\""
     )
