@@ -26,10 +26,11 @@ demo: setup
 
 test: setup
 	@$(BIN)/ruff check src flows tests bench
+	@$(BIN)/python bench/run.py --quick --workdir $(CURDIR)/data/bench-smoke
 	@$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: setup
-	@$(BIN)/python bench/run.py --events 1000000
+	@$(BIN)/python bench/run.py --events 1000000 --events 10000000 --entities 5000
 
 lint: setup
 	@$(BIN)/ruff check src flows tests bench
