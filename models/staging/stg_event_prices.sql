@@ -1,14 +1,7 @@
 -- Event price rows: one per (price_id, tier, version valid_from).
 -- Grain: one row per price_id, tier_from, valid_from; when active rows share the key, the latest loaded wins.
 with active_rows as (
-    select
-        r.*,
-        f.load_id as _load_id,
-        f.rel_path as _rel_path
-    from {{ source('raw', 'event_prices') }} as r
-    inner join {{ source('raw', 'source_files') }} as f
-        on f.file_id = r._file_id
-    where f.is_active
+    {{ active_raw_rows('event_prices') }}
 ),
 
 typed as (
@@ -36,10 +29,7 @@ typed as (
 latest as (
     select *
     from typed
-    qualify row_number() over (
-        partition by price_id, tier_from, valid_from
-        order by _load_id desc, _rel_path desc, _row_number desc
-    ) = 1
+    {{ latest_loaded('price_id, tier_from, valid_from') }}
 )
 
 select

@@ -1,14 +1,7 @@
 -- Seat plans.
 -- Grain: one row per plan_id; when active rows share the key, the latest loaded wins.
 with active_rows as (
-    select
-        r.*,
-        f.load_id as _load_id,
-        f.rel_path as _rel_path
-    from {{ source('raw', 'plans') }} as r
-    inner join {{ source('raw', 'source_files') }} as f
-        on f.file_id = r._file_id
-    where f.is_active
+    {{ active_raw_rows('plans') }}
 ),
 
 typed as (
@@ -27,10 +20,7 @@ typed as (
 latest as (
     select *
     from typed
-    qualify row_number() over (
-        partition by plan_id
-        order by _load_id desc, _rel_path desc, _row_number desc
-    ) = 1
+    {{ latest_loaded('plan_id') }}
 )
 
 select
