@@ -8,6 +8,8 @@ from typing import Any
 from prefect import flow, task
 
 from billing import pipeline
+from flows.load import load_task
+from flows.render import render_task
 
 
 @dataclass
@@ -20,11 +22,6 @@ class CloseReport:
     webhooks_queued: int = 0
     pdfs_rendered: int = 0
     phases: dict[str, float] = field(default_factory=dict)
-
-
-@task(name="load raw folder")
-def load_task(warehouse: str, raw_dir: str):
-    return pipeline.load(warehouse, raw_dir)
 
 
 @task(name="dbt build")
@@ -40,11 +37,6 @@ def finalize_task(warehouse: str, period: str, close_run_id: str, issued_at):
 @task(name="queue webhooks")
 def queue_task(warehouse: str, as_of) -> int:
     return pipeline.queue_webhooks(warehouse, as_of=as_of)
-
-
-@task(name="render PDFs")
-def render_task(warehouse: str, period: str, progress: bool) -> int:
-    return len(pipeline.render(warehouse, period, progress=progress))
 
 
 @flow(name="billing-close", log_prints=False)

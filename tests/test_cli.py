@@ -147,3 +147,22 @@ def test_deliver_signs_sends_everything_and_never_records_the_secret(closed_by_c
     for path in PREFECT_HOME.rglob("*"):
         if path.is_file():
             assert key.encode() not in path.read_bytes(), f"secret found in {path}"
+
+
+def test_generate_then_load_twice_is_idempotent(tmp_path):
+    raw, warehouse = tmp_path / "raw", tmp_path / "w.duckdb"
+    gen = billing("generate", "--out", str(raw), "--entities", "3", "--events", "300",
+                  "--months", "1", "--seed", "3")
+    assert gen.returncode == 0, gen.stderr
+    assert (raw / "entities.csv").exists() and (raw / "marketplace_events").is_dir()
+    first = billing("load", "--raw-dir", str(raw), "--warehouse", str(warehouse))
+    assert first.returncode == 0, first.stderr
+    con = duckdb.connect(str(warehouse), read_only=True)
+    rows = con.execute("select count(*) from raw.marketplace_events").fetchone()[0]
+    con.close()
+    again = billing("load", "--raw-dir", str(raw), "--warehouse", str(warehouse))
+    assert again.returncode == 0, again.stderr
+    assert "unchanged files" in again.stdout and "new files" in again.stdout
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.execute("select count(*) from raw.marketplace_events").fetchone()[0] == rows
+    con.close()

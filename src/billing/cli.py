@@ -252,13 +252,13 @@ def demo(
     warehouse: Warehouse = None,
 ) -> None:
     """Make sample data, load it, close the latest full period, render PDFs, queue webhooks."""
+    from billing.generate import default_end_period
     from billing.paths import PROJECT_DIR
-    from billing.pipeline import latest_full_period
     from billing.report import print_demo
 
     path = _prepare(warehouse or PROJECT_DIR / "data" / "demo" / "warehouse.duckdb")
     out_dir = (out or Path(path).parent / "raw").resolve()
-    period = latest_full_period()
+    period = default_end_period()  # the latest full period, the one the demo data ends with
     from flows.demo import demo_flow
 
     generated, report = demo_flow(path, str(out_dir), entities, events, months, seed, period)

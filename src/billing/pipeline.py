@@ -170,14 +170,3 @@ def deliver(warehouse: Path | str, **options):
     with opened(warehouse) as con:
         return send_pending(con, **options)
 
-
-def latest_full_period(today: datetime | None = None) -> str:
-    """The last calendar month that has fully ended (in every time zone) before ``today``."""
-    today = today or datetime.now(UTC)
-    year, month = today.year, today.month - 1
-    if month == 0:
-        year, month = year - 1, 12
-    # A month has ended everywhere once UTC is 12 hours past its end (UTC-12 ends last).
-    if today.day == 1 and today.hour < 12:
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return f"{year:04d}-{month:02d}"

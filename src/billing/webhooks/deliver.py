@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -453,17 +454,7 @@ def deliver(
     con: duckdb.DuckDBPyConnection,
     url: str | None = None,
     secret: str | WebhookSecret | None = None,
-    *,
-    concurrency: int = 16,
-    max_attempts: int = 8,
-    base_backoff: float = 1.0,
-    max_backoff: float = 300.0,
-    timeout: float = 10.0,
-    retry_dead: bool = False,
-    dry_run_dir: Path | str | None = None,
-    wait: float = 0.0,
-    progress: Callable[[DeliverySummary], None] | None = None,
-    seed: int | None = None,
+    **options: Any,
 ) -> DeliverySummary:
     """Send the due pending webhooks of ``main.webhook_outbox`` to ``url``, signed with
     ``secret`` (``whsec_...``), and return what happened. ``url``/``secret`` default to the
@@ -473,22 +464,6 @@ def deliver(
     ``dry_run_dir`` writes each due payload to ``<dir>/<webhook_id>.json`` and the headers it
     would carry to ``<dir>/<webhook_id>.headers.json`` and changes nothing in the outbox.
     ``wait`` (seconds) keeps the call retrying rows that fall due again within that window.
-    ``seed`` makes the jitter reproducible.
+    ``seed`` makes the jitter reproducible. ``options`` are those of :func:`deliver_async`.
     """
-    return asyncio.run(
-        deliver_async(
-            con,
-            url,
-            secret,
-            concurrency=concurrency,
-            max_attempts=max_attempts,
-            base_backoff=base_backoff,
-            max_backoff=max_backoff,
-            timeout=timeout,
-            retry_dead=retry_dead,
-            dry_run_dir=dry_run_dir,
-            wait=wait,
-            progress=progress,
-            seed=seed,
-        )
-    )
+    return asyncio.run(deliver_async(con, url, secret, **options))
