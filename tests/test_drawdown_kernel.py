@@ -363,6 +363,30 @@ def test_large_values_that_fit_after_rescaling_use_the_int64_kernel() -> None:
         draw_down(events, lots, engine="numba")
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chunked_sliced_and_zoned_inputs_give_the_same_rows(engine: str) -> None:
+    lots = lots_table([("E", "p1", at("2026-10-01"), at("2027-01-01"), "100")])
+    events = events_table(
+        [
+            ("ev1", "E", "u1", at("2026-10-02"), "2026-10", "40", "50"),
+            ("ev2", "E", "u1", at("2026-10-03"), "2026-10", "30", "50"),
+            ("ev3", "E", "u2", at("2026-10-05"), "2026-10", "15", None),
+        ]
+    )
+    plain = draw_down(events, lots, engine=engine)
+    chunked = pa.concat_tables([events.slice(0, 1), events.slice(1)])
+    assert chunked["amount"].num_chunks == 2
+    assert draw_down(chunked, pa.concat_tables([lots, lots.slice(1)]), engine=engine) == plain
+    padded = pa.concat_tables(
+        [events_table([("ev0", "A", "u", at("2026-10-01"), "2026-10", "1", "2")]), events]
+    ).combine_chunks()
+    assert draw_down(padded.slice(1), lots, engine=engine) == plain  # buffers with an offset
+    zoned = events.set_column(
+        3, "occurred_at", events["occurred_at"].cast(pa.timestamp("us", tz="Europe/Berlin"))
+    )
+    assert draw_down(zoned, lots, engine=engine) == plain
+
+
 def test_no_events_gives_an_empty_table() -> None:
     out = draw_down(events_table([]), lots_table([]), engine="python")
     assert out.num_rows == 0 and out.schema == OUTPUT

@@ -38,11 +38,12 @@ SMALL = 500_000
 SAFE = 2**62  # every int64 the fast path holds (amounts, limits, per-entity credit sums) < this
 MAX_DECIMAL = 10**38  # decimal128(38, s) holds |unscaled| < 10**38
 
+UTC_US = pa.timestamp("us", tz="UTC")
 EVENT_COLUMNS = {
     "event_id": pa.string(),
     "entity_id": pa.string(),
     "user_id": pa.string(),
-    "occurred_at": pa.timestamp("us", tz="UTC"),
+    "occurred_at": UTC_US,
     "occurred_us": pa.int64(),
     "period": pa.string(),
     "amount": None,  # any decimal; read at scale 12
@@ -197,6 +198,8 @@ def _check_columns(table: pa.Table, wanted: dict[str, pa.DataType | None], what:
         got = table.schema.field(name).type
         if kind is None and not pa.types.is_decimal(got):
             raise BillingError(f"draw_down: {what}.{name} must be a decimal, not {got}")
+        if kind == UTC_US and pa.types.is_timestamp(got) and got.unit == "us" and got.tz:
+            continue  # any zone: the same instants, handed back in UTC
         if kind is not None and got != kind:
             raise BillingError(f"draw_down: {what}.{name} must be {kind}, not {got}")
 
@@ -585,7 +588,7 @@ def draw_down(events: pa.Table, lots: pa.Table, *, engine: str = "auto") -> pa.T
         ev["event_id"],
         ev["entity_id"],
         ev["user_id"],
-        ev["occurred_at"],
+        ev["occurred_at"].cast(UTC_US),
         ev["period"],
         _as_decimal(ev["amount"]),
         _as_decimal(ev["credit_limit"]),
