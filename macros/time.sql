@@ -46,3 +46,10 @@
         cast('{{ run_started_at.isoformat() }}' as timestamptz)
     {%- endif -%}
 {%- endmacro %}
+
+{# an instant (timestamptz) as integer microseconds since 1970-01-01 UTC #}
+{% macro epoch_us(ts) -%}
+    {{ return(adapter.dispatch('epoch_us', 'billing_warehouse')(ts)) }}
+{%- endmacro %}
+{% macro duckdb__epoch_us(ts) -%}epoch_us({{ ts }}){%- endmacro %}
+{% macro spark__epoch_us(ts) -%}unix_micros({{ ts }}){%- endmacro %}

@@ -27,7 +27,7 @@ AS_OF = "2027-01-15T00:00:00Z"
 THROUGH = "2026-12"
 SELECT = [
     "+credit_ledger",
-    "+int_event_credits",
+    "+rated_events",
     "+int_credits_low_crossings",
     "+int_seat_stretches",
 ]
@@ -38,9 +38,6 @@ MY_UNIT_TESTS = {
     "seats_second_proration_in_dst_months",
     "seats_jpy_and_three_decimal_currency",
     "candidates_only_events_inside_a_lot_window",
-    "event_credits_expiry_between_two_events",
-    "event_credits_user_room_runs_out_overage",
-    "event_credits_user_in_two_entities",
     "ledger_grants_draws_and_expiries_up_to_as_of",
     "credits_low_crossings_after_draws_and_expiries",
 }
@@ -196,7 +193,7 @@ def draws_of(path: Path, entity: str) -> list[tuple[str, str, Decimal]]:
 def credits_of(path: Path, entity: str) -> dict[str, tuple[Decimal, Decimal, bool]]:
     rows = query(path, f"""
         select event_id, credits_drawn, billed_amount, is_overage
-        from intermediate.int_event_credits where entity_id = '{entity}'""")
+        from main.rated_events where entity_id = '{entity}'""")
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
@@ -425,7 +422,7 @@ def test_drawdown_matches_a_reference_implementation(
     assert got_draws == {k: v for k, v in want_draws.items() if v > 0}
     got = {e: (c, b, o) for e, c, b, o in query(path, """
         select event_id, credits_drawn, billed_amount, is_overage
-        from intermediate.int_event_credits""")}
+        from main.rated_events""")}
     amounts = {f"s{n:03d}_e{eid}": amount
                for n, sc in enumerate(batch) for eid, _, _, amount in sc.events}
     assert set(got) == set(amounts)

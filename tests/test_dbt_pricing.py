@@ -35,7 +35,8 @@ PRICING_MODELS = [
     "path:models/staging",
     "int_events_validated",
     "int_billable_events",
-    "int_event_tier_charges",
+    "int_price_tiers",
+    "int_event_unit_counts",
     "int_usage_lines",
     "int_rated_events",
     "rejected_events",
@@ -381,7 +382,8 @@ def test_rejections_replays_and_inactive_files(built: Built) -> None:
     assert json.loads(conflict[3])["quantity"] == "650"
     assert json.loads(rejected[1][3])["occurred_at"] == "2026-09-12T10:00:00"
     replays = built.con.execute(
-        "select event_id, source_file from intermediate.int_events_validated where is_replay"
+        "select v.event_id, s.source_file from intermediate.int_events_validated v "
+        "join staging.stg_marketplace_events s using (source_file_id, row_number) where v.is_replay"
     ).fetchall()
     assert replays == [("ev_0004", "marketplace_events/2026-10.jsonl")]
     assert built.one("select count(*) from intermediate.int_rated_events "

@@ -3,19 +3,21 @@
 -- A view: a filter of int_events_validated is cheaper to re-read than to write once more.
 {{ config(materialized='view') }}
 select
+    event_key,
     event_id,
     entity_id,
     user_id,
     event_type,
     occurred_at,
-    local_date,
     period,
     quantity,
     amount as input_amount,
     price_id,
     price_valid_from,
     model,
-    currency
+    currency,
+    entity_key,
+    price_key
 from {{ ref('int_events_validated') }}
 where reject_reason is null
     and not is_replay

@@ -3,7 +3,10 @@
   (-amount), and an expiry at expires_at for what a lot had left (-remainder; only for lots with
   expires_at <= as_of(), and only when something was left). Per entity,
   sum(amount) = grants - draws - expiries = the balance as of as_of().
+  A view: its draw rows are int_credit_drawdown's lists; int_credit_balances writes the ledger
+  once, in order, with the running balance.
 #}
+{{ config(materialized='view') }}
 with lots as (
     select purchase_id, entity_id, credits, purchased_at, expires_at, purchase_period, expiry_period
     from {{ ref('int_credit_lots') }}

@@ -5,12 +5,22 @@
 -- different content is a conflicting_duplicate. The standing copy is checked in the contract's
 -- order: invalid_timestamp, invalid_quantity, invalid_amount, unknown_entity, unknown_user,
 -- user_not_in_entity, no_price. Period and price lookup use the entity's local time.
+-- Narrow on purpose (tens of millions of rows are written here): the raw text, file name and
+-- load time of the few rejected rows are joined back from staging by rejected_events.
+-- Integer keys for the heavy steps downstream (sorting, joining and grouping integers is several
+-- times faster than strings): event_key (the staged row: source_file_id and row_number),
+-- entity_key and price_key (dense numbers of entity_id and price_id within this build).
 with events as (
     select * from {{ ref('stg_marketplace_events') }}
 ),
 
 entities as (
-    select entity_id, currency, timezone from {{ ref('stg_entities') }}
+    select
+        entity_id,
+        currency,
+        timezone,
+        cast(row_number() over (order by entity_id) as integer) as entity_key
+    from {{ ref('stg_entities') }}
 ),
 
 users as (
@@ -56,7 +66,8 @@ effective_price_versions as (
             when next_valid_from is not null and (valid_to is null or next_valid_from < valid_to)
                 then next_valid_from
             else valid_to
-        end as effective_to
+        end as effective_to,
+        cast(dense_rank() over (order by price_id) as integer) as price_key
     from price_versions_ordered
 ),
 
@@ -132,6 +143,7 @@ located as (
         lc.copy_number is not null as is_later_copy,
         coalesce(lc.is_replay, false) as is_replay,
         e.entity_id as known_entity_id,
+        e.entity_key,
         e.currency,
         e.timezone,
         u.user_id as known_user_id,
@@ -156,6 +168,7 @@ priced as (
         cast(l.local_ts as date) as local_date,
         {{ local_period('l.local_ts') }} as period,
         p.price_id,
+        p.price_key,
         p.valid_from as price_valid_from,
         p.model
     from located as l
@@ -167,21 +180,17 @@ priced as (
 )
 
 select
+    cast(source_file_id as bigint) * 4294967296 + row_number as event_key,
     event_id,
     entity_id,
     user_id,
     event_type,
-    occurred_at_raw,
-    quantity_raw,
-    amount_raw,
     occurred_at,
     quantity,
     amount,
     source_file_id,
-    source_file,
     row_number,
     first_load_id,
-    loaded_at,
     copy_number,
     is_replay,
     case
@@ -198,10 +207,11 @@ select
         when price_id is null then 'no_price'
     end as reject_reason,
     currency,
-    timezone,
     local_date,
     period,
     price_id,
     price_valid_from,
-    model
+    model,
+    entity_key,
+    price_key
 from priced

@@ -15,31 +15,6 @@ with entities as (
         on c.currency = e.currency
 ),
 
--- the sum of the events' own amounts, for percentage prices ("3% of $1,250.00")
-percentage_bases as (
-    select
-        entity_id,
-        period,
-        price_id,
-        price_valid_from,
-        sum(input_amount) as base_amount
-    from {{ ref('int_billable_events') }}
-    where model = 'percentage'
-    group by entity_id, period, price_id, price_valid_from
-),
-
-percentage_terms as (
-    select
-        price_id,
-        valid_from,
-        tier_from,
-        percent,
-        min_fee,
-        max_fee
-    from {{ ref('stg_event_prices') }}
-    where model = 'percentage'
-),
-
 usage_facts as (
     select
         u.entity_id,
@@ -56,30 +31,19 @@ usage_facts as (
         coalesce(u.flat_fee, 0) as flat_fee,
         u.amount as amount_unrounded,
         u.event_count,
+        u.first_unit,
         e.currency,
         e.minor_unit,
         e.symbol,
         {{ humanize_label('u.event_type') }} as label,
-        case
-            when u.model = 'package' and u.package_size > 0
-            then (u.units + u.package_size - 1) // u.package_size
-        end as packages,
-        pb.base_amount,
-        pt.percent,
-        pt.min_fee,
-        pt.max_fee
+        u.packages,
+        u.base_amount,
+        u.percent,
+        u.min_fee,
+        u.max_fee
     from {{ ref('int_usage_lines') }} as u
     inner join entities as e
         on e.entity_id = u.entity_id
-    left join percentage_bases as pb
-        on pb.entity_id = u.entity_id
-        and pb.period = u.period
-        and pb.price_id = u.price_id
-        and pb.price_valid_from = u.price_valid_from
-    left join percentage_terms as pt
-        on pt.price_id = u.price_id
-        and pt.valid_from = u.price_valid_from
-        and pt.tier_from = u.tier_from
 ),
 
 usage_lines as (
@@ -94,8 +58,8 @@ usage_lines as (
                 {{ format_decimal('units', 0) }} || ' × ' || {{ format_money('unit_price', 'minor_unit', 'symbol') }}
             when 'graduated' then
                 case when units = 1
-                    then 'unit ' || {{ format_decimal('tier_from + 1', 0) }}
-                    else 'units ' || {{ format_decimal('tier_from + 1', 0) }} || '–' || {{ format_decimal('tier_from + units', 0) }}
+                    then 'unit ' || {{ format_decimal('first_unit', 0) }}
+                    else 'units ' || {{ format_decimal('first_unit', 0) }} || '–' || {{ format_decimal('first_unit + units - 1', 0) }}
                 end
                 || ' at ' || {{ format_money('unit_price', 'minor_unit', 'symbol') }}
             when 'volume' then
@@ -253,14 +217,12 @@ credit_purchase_lines as (
 
 credits_drawn_by_period as (
     select
-        r.entity_id,
-        r.period,
-        sum(c.credits_drawn) as credits_drawn,
-        count(*) filter (where c.credits_drawn > 0) as events_paid
-    from {{ ref('int_rated_events') }} as r
-    inner join {{ ref('int_event_credits') }} as c
-        on c.event_id = r.event_id
-    group by r.entity_id, r.period
+        entity_id,
+        period,
+        sum(credits_drawn) as credits_drawn,
+        count(*) filter (where credits_drawn > 0) as events_paid
+    from {{ ref('int_credit_drawdown') }}
+    group by entity_id, period
 ),
 
 credits_applied_lines as (

@@ -122,13 +122,10 @@ first_overages as (
         c.event_id,
         c.occurred_at,
         c.credits_drawn,
-        c.billed_amount,
+        c.amount - c.credits_drawn as billed_amount,
         c.user_room_before,
-        eu.credit_limit
-    from {{ ref('int_event_credits') }} as c
-    left join {{ ref('stg_entity_users') }} as eu
-        on eu.entity_id = c.entity_id
-        and eu.user_id = c.user_id
+        c.credit_limit
+    from {{ ref('int_credit_drawdown') }} as c
     where c.is_overage
     qualify row_number() over (
         partition by c.entity_id, c.user_id, c.period order by c.occurred_at, c.event_id

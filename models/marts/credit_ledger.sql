@@ -2,9 +2,11 @@
   The contract's credit_ledger: one row per credit movement. Extra columns: the entity's
   currency, entry_seq (1.. per entity in ledger order: time, then grants, expiries, draws by
   event_id) and balance_after (the running balance after the row).
+  A view: int_credit_balances already holds every row in order with its balance.
 #}
+{{ config(materialized='view') }}
 with ledger as (
-    select * from {{ ref('int_credit_ledger') }}
+    select * from {{ ref('int_credit_balances') }}
 ),
 
 entities as (
@@ -22,16 +24,7 @@ select
     l.user_id,
     l.period,
     e.currency,
-    row_number() over (
-        partition by l.entity_id
-        order by l.occurred_at, l.entry_order, l.event_id, l.purchase_id
-    ) as entry_seq,
-    cast(
-        sum(l.amount) over (
-            partition by l.entity_id
-            order by l.occurred_at, l.entry_order, l.event_id, l.purchase_id
-            rows between unbounded preceding and current row
-        ) as {{ money_unrounded_type() }}
-    ) as balance_after
+    l.entry_seq,
+    l.balance_after
 from ledger as l
 inner join entities as e on e.entity_id = l.entity_id

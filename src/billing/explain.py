@@ -82,16 +82,22 @@ def _usage_evidence(console, con, entity_id, period, key) -> None:
     _, price_id, valid_from, tier_from = parts[:4]
     rows = con.execute(
         """
-        select c.event_id, e.user_id, e.occurred_at, c.units, c.amount
-        from intermediate.int_event_tier_charges c
-        join main.rated_events e using (event_id)
-        where c.entity_id = ? and c.period = ? and c.price_id = ?
-          and cast(c.price_valid_from as varchar) = ? and cast(c.tier_from as varchar) = ?
-        order by e.occurred_at, c.event_id
+        select r.event_id, r.user_id, r.occurred_at, r.quantity, r.amount
+        from intermediate.int_rated_events r
+        left join intermediate.int_price_tiers t
+            on t.price_id = r.price_id and t.valid_from = r.price_valid_from
+            and cast(t.tier_from as varchar) = ?
+        where r.entity_id = ? and r.period = ? and r.price_id = ?
+          and cast(r.price_valid_from as varchar) = ?
+          -- a graduated tier line: the events whose units reach into the tier
+          and (r.model <> 'graduated'
+               or (r.units_before + r.quantity > t.tier_from
+                   and (t.tier_to is null or r.units_before < t.tier_to)))
+        order by r.occurred_at, r.event_id
         """,
-        [entity_id, period, price_id, valid_from, tier_from],
+        [tier_from, entity_id, period, price_id, valid_from],
     ).fetchall()
-    table = Table("event", "user", "occurred at", "units", "amount", show_edge=False)
+    table = Table("event", "user", "occurred at", "quantity", "event amount", show_edge=False)
     for row in rows[:MAX_EVENTS_SHOWN]:
         table.add_row(*(str(v) for v in row))
     console.print(table)

@@ -1,0 +1,14 @@
+{# List and aggregate helpers, dispatched by adapter. #}
+{# one output row per element of a list column (a select-list expression) #}
+{% macro unnest_list(list_column) -%}
+    {{ return(adapter.dispatch('unnest_list', 'billing_warehouse')(list_column)) }}
+{%- endmacro %}
+{% macro duckdb__unnest_list(list_column) -%}unnest({{ list_column }}){%- endmacro %}
+{% macro spark__unnest_list(list_column) -%}explode({{ list_column }}){%- endmacro %}
+
+{# aggregate: the value of `value` on the row with the greatest `key` #}
+{% macro value_at_max(value, key) -%}
+    {{ return(adapter.dispatch('value_at_max', 'billing_warehouse')(value, key)) }}
+{%- endmacro %}
+{% macro duckdb__value_at_max(value, key) -%}arg_max({{ value }}, {{ key }}){%- endmacro %}
+{% macro spark__value_at_max(value, key) -%}max_by({{ value }}, {{ key }}){%- endmacro %}
