@@ -1,4 +1,4 @@
-"""Prepaid-credit drawdown: one row per candidate event (int_credit_draw_candidates).
+"""Prepaid-credit drawdown: one row per event that drew credits or is an overage.
 
 The contract's rule is sequential: per entity, events in (occurred_at, event_id) order each draw
 min(amount, user room, credits available), from the valid lot that expires first (then purchased
@@ -7,8 +7,9 @@ that can draw at all (a positive amount and a lot valid at their instant); this 
 drawdown over those with `billing.drawdown.draw_down` (exact integer arithmetic; a compiled
 kernel on large inputs) and writes, per event: what it drew (`draws`: a list of
 {purchase_id, amount}, in draw order), the user's room and the entity's balance before it, and
-whether the user's limit stopped it (is_overage). Events outside every lot window draw nothing
-and are never overages, so they need no row here.
+whether the user's limit stopped it (is_overage). Only events that drew something or are
+overages are written (a small share of the candidates once credits run out); every other event
+drew nothing and is no overage, which rated_events reads from the missing row.
 
 Memory stays bounded at any size: candidates are read in one sorted stream, cut at entity
 boundaries into chunks of about CHUNK_ROWS rows, and each chunk's result is handed to DuckDB as
@@ -56,9 +57,15 @@ def entity_chunks(batches, max_rows):
         yield pa.Table.from_batches(pending)
 
 
-def with_event_key(result, events):
-    """The drawdown keeps its input's row order: put the integer event key back in front."""
-    return result.add_column(0, "event_key", events.column("event_key"))
+def kept(result, events):
+    """The events that drew credits or were stopped by their limit, with their event_key.
+
+    The drawdown keeps its input's row order, so the key is taken from the input row by row.
+    Every other candidate drew nothing and is no overage: rated_events says so without a row.
+    """
+    result = result.add_column(0, "event_key", events.column("event_key"))
+    keep = pc.or_(pc.greater(result.column("credits_drawn"), 0), result.column("is_overage"))
+    return result.filter(keep)
 
 
 def model(dbt, session):
@@ -76,11 +83,11 @@ def model(dbt, session):
     first_chunk = next(chunks, None)
     if first_chunk is None:
         first_chunk = reader.schema.empty_table()
-    first = with_event_key(draw_down(first_chunk, lots), first_chunk)
+    first = kept(draw_down(first_chunk, lots), first_chunk)
 
     def results():
         yield from first.to_batches()
         for chunk in chunks:
-            yield from with_event_key(draw_down(chunk, lots), chunk).to_batches()
+            yield from kept(draw_down(chunk, lots), chunk).to_batches()
 
     return pa.RecordBatchReader.from_batches(first.schema, results())

@@ -10,7 +10,8 @@
 -- Integer keys for the heavy steps downstream (sorting, joining and grouping integers is several
 -- times faster than strings): event_key (the staged row: source_file_id and row_number),
 -- entity_key and price_key (dense numbers of entity_id and price_id within this build).
-with events as (
+with events {{ materialized_cte() }} (
+    -- parsed once: the repeated-copies path below reads it too
     select * from {{ ref('stg_marketplace_events') }}
 ),
 
@@ -73,8 +74,6 @@ effective_price_versions as (
 
 repeated_event_ids as (
     -- only event_ids given more than once need ordering and comparing
-    -- (each CTE below reads the staging view itself, so DuckDB scans only the columns it needs
-    -- instead of materializing every parsed column of every event once more)
     select event_id
     from {{ ref('stg_marketplace_events') }}
     where not {{ is_blank('event_id') }}
@@ -99,7 +98,7 @@ repeated_copies as (
             when amount is not null then cast(amount as varchar)
             when not {{ is_blank('amount_raw') }} then '~' || amount_raw
         end as amount_key
-    from {{ ref('stg_marketplace_events') }}
+    from events
     where event_id in (select event_id from repeated_event_ids)
 ),
 
@@ -190,8 +189,6 @@ select
     amount,
     source_file_id,
     row_number,
-    first_load_id,
-    copy_number,
     is_replay,
     case
         when {{ is_blank('event_id') }} then 'missing_event_id'

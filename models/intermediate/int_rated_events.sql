@@ -13,43 +13,17 @@
     per_unit:   quantity x unit_price.
     percentage: input amount x percent, raised to min_fee, then cut to max_fee.
   Only graduated, package and volume events are put in order (int_event_unit_counts: the count
-  after each event, joined back on the integer event_key); nothing is ever expanded per tier. The amounts of a price sum
-  exactly to its usage lines (int_usage_lines; tests/dbt/reconcile_rated_events_to_usage_lines).
+  after each event, joined back on the integer event_key); nothing is ever expanded per tier.
+  One pass over the events: each lookup is a left join on a small table that only matches the
+  events of its model. The amounts of a price sum exactly to its usage lines (int_usage_lines;
+  tests/dbt/reconcile_rated_events_to_usage_lines).
 #}
-{%- set event_columns %}
-        e.event_key,
-        e.entity_key,
-        e.event_id,
-        e.entity_id,
-        e.user_id,
-        e.event_type,
-        e.occurred_at,
-        e.period,
-        e.quantity,
-        e.input_amount,
-        e.price_id,
-        e.price_valid_from,
-        e.model,
-        e.currency
-{%- endset %}
 with events as (
-    select
-        event_key,
-        entity_key,
-        price_key,
-        event_id,
-        entity_id,
-        user_id,
-        event_type,
-        occurred_at,
-        period,
-        quantity,
-        input_amount,
-        price_id,
-        price_valid_from,
-        model,
-        currency
-    from {{ ref('int_billable_events') }}
+    select * from {{ ref('int_billable_events') }}
+),
+
+unit_counts as (
+    select event_key, units_after from {{ ref('int_event_unit_counts') }}
 ),
 
 tiers as (
@@ -64,133 +38,96 @@ single_rate_versions as (
     qualify row_number() over (partition by price_id, valid_from order by tier_from) = 1
 ),
 
-counted_events as (
+graduated_tiers as (
+    select * from tiers where model = 'graduated'
+),
+
+volume_tiers as (
+    -- for each (entity, period, price, version) of volume events: the tier holding Q, the
+    -- period's total units across the price's versions
+    select
+        v.entity_id,
+        v.period,
+        v.price_id,
+        v.price_valid_from,
+        t.unit_price,
+        t.flat_fee
+    from (
+        select
+            entity_id,
+            period,
+            price_id,
+            price_valid_from,
+            sum(sum(quantity)) over (partition by entity_id, period, price_id) as period_units
+        from {{ ref('int_billable_events') }}
+        where model = 'volume'
+        group by entity_id, period, price_id, price_valid_from
+    ) as v
+    inner join tiers as t
+        on t.price_id = v.price_id
+        and t.valid_from = v.price_valid_from
+        and t.tier_from < v.period_units
+        and (t.tier_to is null or v.period_units <= t.tier_to)
+),
+
+counted as (
     select
         e.*,
         u.units_after - e.quantity as units_before,
         u.units_after
     from events as e
-    inner join {{ ref('int_event_unit_counts') }} as u
+    left join unit_counts as u
         on u.event_key = e.event_key
 ),
 
-volume_totals as (
+priced as (
     select
-        entity_id,
-        period,
-        price_id,
-        cast(sum(quantity) as bigint) as period_units
-    from events
-    where model = 'volume'
-    group by entity_id, period, price_id
-),
-
-graduated_amounts as (
-    select
-        {{ event_columns }},
-        e.units_before,
-        (t_after.cost_before + t_after.flat_fee + (e.units_after - t_after.tier_from) * t_after.unit_price)
-        - coalesce(
-            t_before.cost_before + t_before.flat_fee + (e.units_before - t_before.tier_from) * t_before.unit_price,
-            0
-        ) as amount
-    from counted_events as e
-    left join tiers as t_after
-        on t_after.price_id = e.price_id
-        and t_after.valid_from = e.price_valid_from
-        and t_after.tier_from < e.units_after
-        and (t_after.tier_to is null or e.units_after <= t_after.tier_to)
-    left join tiers as t_before
-        on t_before.price_id = e.price_id
-        and t_before.valid_from = e.price_valid_from
-        and t_before.tier_from < e.units_before
-        and (t_before.tier_to is null or e.units_before <= t_before.tier_to)
-    where e.model = 'graduated'
-),
-
-package_amounts as (
-    select
-        {{ event_columns }},
-        e.units_before,
-        (
-            (e.units_after + t.package_size - 1) // t.package_size
-            - (e.units_before + t.package_size - 1) // t.package_size
-        ) * t.unit_price as amount
-    from counted_events as e
-    left join single_rate_versions as t
-        on t.price_id = e.price_id
-        and t.valid_from = e.price_valid_from
-    where e.model = 'package'
-),
-
-volume_amounts as (
-    select
-        {{ event_columns }},
-        e.units_before,
-        e.quantity * t.unit_price + case when e.units_before = 0 then t.flat_fee else 0 end as amount
-    from counted_events as e
-    inner join volume_totals as v
-        on v.entity_id = e.entity_id
-        and v.period = e.period
-        and v.price_id = e.price_id
-    left join tiers as t
-        on t.price_id = e.price_id
-        and t.valid_from = e.price_valid_from
-        and t.tier_from < v.period_units
-        and (t.tier_to is null or v.period_units <= t.tier_to)
-    where e.model = 'volume'
-),
-
-percentage_fees as (
-    -- input amount x percent, raised to min_fee (and cut to max_fee below)
-    select
-        {{ event_columns }},
-        t.min_fee,
-        t.max_fee,
-        case
-            when t.min_fee is not null
-                and cast(e.input_amount * t.percent as {{ money_unrounded_type() }}) < t.min_fee
-                then t.min_fee
-            else cast(e.input_amount * t.percent as {{ money_unrounded_type() }})
-        end as raised_fee
-    from events as e
-    left join single_rate_versions as t
-        on t.price_id = e.price_id
-        and t.valid_from = e.price_valid_from
-    where e.model = 'percentage'
-),
-
-percentage_amounts as (
-    select
-        event_key, entity_key, event_id, entity_id, user_id, event_type, occurred_at, period,
-        quantity, input_amount, price_id, price_valid_from, model, currency,
-        cast(null as bigint) as units_before,
-        case when max_fee is not null and raised_fee > max_fee then max_fee else raised_fee end as amount
-    from percentage_fees
-),
-
-per_unit_amounts as (
-    select
-        {{ event_columns }},
-        cast(null as bigint) as units_before,
-        e.quantity * t.unit_price as amount
-    from events as e
-    left join single_rate_versions as t
-        on t.price_id = e.price_id
-        and t.valid_from = e.price_valid_from
-    where e.model = 'per_unit'
-),
-
-rated as (
-    select * from graduated_amounts
-    union all
-    select * from package_amounts
-    union all
-    select * from volume_amounts
-    union all
-    select * from percentage_amounts
-    union all
-    select * from per_unit_amounts
+        c.*,
+        case c.model
+            when 'graduated' then
+                (t_after.cost_before + t_after.flat_fee
+                    + (c.units_after - t_after.tier_from) * t_after.unit_price)
+                - coalesce(
+                    t_before.cost_before + t_before.flat_fee
+                        + (c.units_before - t_before.tier_from) * t_before.unit_price,
+                    0
+                )
+            when 'package' then
+                (
+                    (c.units_after + s.package_size - 1) // s.package_size
+                    - (c.units_before + s.package_size - 1) // s.package_size
+                ) * s.unit_price
+            when 'volume' then
+                c.quantity * v.unit_price + case when c.units_before = 0 then v.flat_fee else 0 end
+            when 'per_unit' then
+                c.quantity * s.unit_price
+            when 'percentage' then
+                case
+                    when s.max_fee is not null
+                        and greatest(c.input_amount * s.percent, coalesce(s.min_fee, c.input_amount * s.percent)) > s.max_fee
+                        then s.max_fee
+                    else greatest(c.input_amount * s.percent, coalesce(s.min_fee, c.input_amount * s.percent))
+                end
+        end as amount
+    from counted as c
+    left join graduated_tiers as t_after
+        on t_after.price_id = c.price_id
+        and t_after.valid_from = c.price_valid_from
+        and t_after.tier_from < c.units_after
+        and (t_after.tier_to is null or c.units_after <= t_after.tier_to)
+    left join graduated_tiers as t_before
+        on t_before.price_id = c.price_id
+        and t_before.valid_from = c.price_valid_from
+        and t_before.tier_from < c.units_before
+        and (t_before.tier_to is null or c.units_before <= t_before.tier_to)
+    left join single_rate_versions as s
+        on s.price_id = c.price_id
+        and s.valid_from = c.price_valid_from
+    left join volume_tiers as v
+        on v.entity_id = c.entity_id
+        and v.period = c.period
+        and v.price_id = c.price_id
+        and v.price_valid_from = c.price_valid_from
 )
 
 select
@@ -210,4 +147,4 @@ select
     cast(input_amount as {{ money_unrounded_type() }}) as input_amount,
     units_before,
     cast(amount as {{ money_unrounded_type() }}) as amount
-from rated
+from priced

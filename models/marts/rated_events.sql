@@ -2,8 +2,12 @@
 -- amount, credits_drawn and billed_amount are unrounded (decimal(38,12)); invoice lines round
 -- the sums once per line. billed_amount = amount − credits_drawn is what the event adds to the
 -- invoice as pay-as-you-go.
--- Grain: one row per billable event_id. Events the drawdown never looked at (no valid lot, or
--- a zero amount) drew nothing and are never overages.
+-- Grain: one row per billable event_id. Events without a int_credit_drawdown row drew nothing
+-- and are no overages.
+-- A view: int_rated_events already holds one row per event with every other column, and the
+-- drawdown's rows are few; a table here would only copy tens of millions of rows once more
+-- (a query pays one hash join on the integer event_key).
+{{ config(materialized='view') }}
 with rated as (
     select * from {{ ref('int_rated_events') }}
 ),
