@@ -1,5 +1,8 @@
 {# List and aggregate helpers, dispatched by adapter. #}
-{# one output row per element of a list column (a select-list expression) #}
+{#
+  one output row per element of a list column (a select-list expression); with_position adds
+  the element's 1-based position as `position_name`
+#}
 {% macro unnest_list(list_column) -%}
     {{ return(adapter.dispatch('unnest_list', 'billing_warehouse')(list_column)) }}
 {%- endmacro %}
@@ -19,3 +22,14 @@
 {%- endmacro %}
 {% macro duckdb__materialized_cte() -%}as materialized{%- endmacro %}
 {% macro default__materialized_cte() -%}as{%- endmacro %}
+
+{% macro unnest_list_with_position(list_column, value_name, position_name) -%}
+    {{ return(adapter.dispatch('unnest_list_with_position', 'billing_warehouse')(list_column, value_name, position_name)) }}
+{%- endmacro %}
+{% macro duckdb__unnest_list_with_position(list_column, value_name, position_name) -%}
+    unnest({{ list_column }}) as {{ value_name }},
+    generate_subscripts({{ list_column }}, 1) as {{ position_name }}
+{%- endmacro %}
+{% macro spark__unnest_list_with_position(list_column, value_name, position_name) -%}
+    posexplode({{ list_column }}) as ({{ position_name }}, {{ value_name }})
+{%- endmacro %}

@@ -1,8 +1,9 @@
 {#
   The credit ledger in order, with the entity's running balance after each row.
   Grain: one row per ledger movement (int_credit_ledger).
-  Order per entity: occurred_at, then grants, expiries, draws (entry_order), then event_id and
-  purchase_id. entry_seq numbers the rows 1.. per entity in that order; balance_after is the sum
+  Order per entity: occurred_at, then grants, expiries, draws (entry_order), then event_id, the
+  draw's place in its event (draw_seq) and purchase_id. entry_seq numbers the rows 1.. per
+  entity in that order; balance_after is the sum
   of the entity's movements up to and including the row. One window pass: both columns share
   its partition and order.
 #}
@@ -25,6 +26,6 @@ select
 from ledger
 window entity_order as (
     partition by entity_id
-    order by occurred_at, entry_order, event_id, purchase_id
+    order by occurred_at, entry_order, event_id, draw_seq, purchase_id
     rows between unbounded preceding and current row
 )

@@ -13,7 +13,7 @@ with lots as (
 ),
 
 draws as (
-    select entity_id, user_id, event_id, purchase_id, occurred_at, period, amount
+    select entity_id, user_id, event_id, purchase_id, occurred_at, period, amount, draw_seq
     from {{ ref('int_event_credit_draws') }}
 ),
 
@@ -26,14 +26,15 @@ drawn_per_lot as (
 grants as (
     select
         entity_id, purchase_id, 'grant' as entry_type, credits as amount,
-        purchased_at as occurred_at, null as event_id, null as user_id, purchase_period as period
+        purchased_at as occurred_at, null as event_id, null as user_id, purchase_period as period,
+        cast(null as integer) as draw_seq
     from lots
 ),
 
 draw_entries as (
     select
         entity_id, purchase_id, 'draw' as entry_type, -amount as amount,
-        occurred_at, event_id, user_id, period
+        occurred_at, event_id, user_id, period, draw_seq
     from draws
 ),
 
@@ -41,7 +42,8 @@ expiries as (
     select
         l.entity_id, l.purchase_id, 'expiry' as entry_type,
         -(l.credits - coalesce(d.drawn, 0)) as amount,
-        l.expires_at as occurred_at, null as event_id, null as user_id, l.expiry_period as period
+        l.expires_at as occurred_at, null as event_id, null as user_id, l.expiry_period as period,
+        cast(null as integer) as draw_seq
     from lots as l
     left join drawn_per_lot as d on d.purchase_id = l.purchase_id
     where l.expires_at <= {{ as_of() }}
@@ -65,5 +67,6 @@ select
     cast(event_id as varchar) as event_id,
     cast(user_id as varchar) as user_id,
     period,
-    case entry_type when 'grant' then 0 when 'expiry' then 1 else 2 end as entry_order
+    case entry_type when 'grant' then 0 when 'expiry' then 1 else 2 end as entry_order,
+    draw_seq
 from entries

@@ -1,6 +1,7 @@
 {#
-  One row per (event, lot) draw: what one event took from one lot (amount > 0), in draw order
-  within the event. The rows of int_credit_drawdown's `draws` lists, one by one.
+  One row per (event, lot) draw: what one event took from one lot (amount > 0); draw_seq is its
+  place in the event's draws (1 = the lot that expires first). The rows of int_credit_drawdown's
+  `draws` lists, one by one.
   Grain: one row per (event_id, purchase_id).
   A view: the drawdown table already holds every draw; this only unnests it.
 #}
@@ -12,7 +13,7 @@ with drawdown as (
         event_id,
         occurred_at,
         period,
-        {{ unnest_list('draws') }} as draw
+        {{ unnest_list_with_position('draws', 'draw', 'draw_seq') }}
     from {{ ref('int_credit_drawdown') }}
 )
 
@@ -23,5 +24,6 @@ select
     cast(draw.purchase_id as varchar) as purchase_id,
     occurred_at,
     period,
-    cast(draw.amount as {{ money_unrounded_type() }}) as amount
+    cast(draw.amount as {{ money_unrounded_type() }}) as amount,
+    cast(draw_seq as integer) as draw_seq
 from drawdown
