@@ -250,6 +250,17 @@ def test_lots_expiring_at_the_same_instant(built) -> None:
     assert expiries == [("expiry", "pD", D("-95"), None)]
 
 
+def test_ledger_keeps_one_events_draws_in_draw_order(built) -> None:
+    """tie_1 draws pB, then pA, then pC (not purchase_id order); the running balance follows."""
+    path, _ = built
+    rows = query(path, """
+        select purchase_id, amount, balance_after, entry_seq
+        from main.credit_ledger where event_id = 'tie_1' order by entry_seq""")
+    assert [(r[0], r[1]) for r in rows] == [("pB", D("-10")), ("pA", D("-10")), ("pC", D("-5"))]
+    assert [r[3] for r in rows] == list(range(rows[0][3], rows[0][3] + 3))  # consecutive
+    assert rows[0][2] - rows[1][2] == D("10") and rows[1][2] - rows[2][2] == D("5")
+
+
 def test_lot_purchased_after_an_event_is_not_usable_by_it(built) -> None:
     path, _ = built
     assert credits_of(path, "e_late") == {
