@@ -16,13 +16,6 @@
 {% macro duckdb__value_at_max(value, key) -%}arg_max({{ value }}, {{ key }}){%- endmacro %}
 {% macro spark__value_at_max(value, key) -%}max_by({{ value }}, {{ key }}){%- endmacro %}
 
-{# a CTE the engine should compute once although it is read more than once #}
-{% macro materialized_cte() -%}
-    {{ return(adapter.dispatch('materialized_cte', 'billing_warehouse')()) }}
-{%- endmacro %}
-{% macro duckdb__materialized_cte() -%}as materialized{%- endmacro %}
-{% macro default__materialized_cte() -%}as{%- endmacro %}
-
 {% macro unnest_list_with_position(list_column, value_name, position_name) -%}
     {{ return(adapter.dispatch('unnest_list_with_position', 'billing_warehouse')(list_column, value_name, position_name)) }}
 {%- endmacro %}

@@ -10,8 +10,7 @@
 -- Integer keys for the heavy steps downstream (sorting, joining and grouping integers is several
 -- times faster than strings): event_key (the staged row: source_file_id and row_number),
 -- entity_key and price_key (dense numbers of entity_id and price_id within this build).
-with events {{ materialized_cte() }} (
-    -- parsed once: the repeated-copies path below reads it too
+with events as (
     select * from {{ ref('stg_marketplace_events') }}
 ),
 
@@ -82,7 +81,10 @@ repeated_event_ids as (
 ),
 
 repeated_copies as (
-    -- the parsed content two copies are compared on; an unparsable value is compared as text
+    -- the parsed content two copies are compared on; an unparsable value is compared as text.
+    -- Only raw columns are read from staging here and the few repeated rows are parsed with
+    -- staging's own macros: the parse of every event happens once (in `events`), and nothing
+    -- as large as all parsed events is ever held twice.
     select
         source_file_id,
         row_number,
@@ -92,13 +94,16 @@ repeated_copies as (
         entity_id,
         user_id,
         event_type,
-        coalesce(cast(occurred_at as varchar), '~' || occurred_at_raw) as occurred_key,
-        coalesce(cast(quantity as varchar), '~' || quantity_raw) as quantity_key,
+        coalesce(
+            cast({{ parse_timestamptz('occurred_at_raw') }} as varchar), '~' || occurred_at_raw
+        ) as occurred_key,
+        coalesce(cast({{ event_quantity('quantity_raw') }} as varchar), '~' || quantity_raw)
+            as quantity_key,
         case
-            when amount is not null then cast(amount as varchar)
-            when not {{ is_blank('amount_raw') }} then '~' || amount_raw
+            when not {{ is_blank('amount_raw') }} then
+                coalesce(cast({{ parse_decimal('amount_raw') }} as varchar), '~' || amount_raw)
         end as amount_key
-    from events
+    from {{ ref('stg_marketplace_events') }}
     where event_id in (select event_id from repeated_event_ids)
 ),
 
