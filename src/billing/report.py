@@ -131,7 +131,7 @@ def _print_drafts(console: Console, warehouse: str, period: str) -> None:
 def _print_phases(console: Console, phases: dict[str, float]) -> None:
     if phases:
         parts = "  ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items())
-        console.print(f"Time per phase: {parts}")
+        console.print(f"Time per phase: {parts}", soft_wrap=True)
 
 
 def print_delivery(console: Console, summary: Any) -> None:
