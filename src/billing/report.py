@@ -146,21 +146,23 @@ def print_demo(
     periods = sorted({c.period for c in report.closed})
     figures = _warehouse_figures(warehouse, periods)
     console.rule("billing demo")
-    console.print(f"Sample raw folder   {raw_dir}")
-    console.print(f"Warehouse           {warehouse}")
+    console.print(f"Sample raw folder   {raw_dir}", soft_wrap=True)  # paths: never wrapped
+    console.print(f"Warehouse           {warehouse}", soft_wrap=True)
     console.print(f"Entities            {figures['entities']:>10,}")
     console.print(f"Event rows loaded   {figures['events']:>10,}")
     console.print(f"Events rejected     {figures['rejected']:>10,}  (see table rejected_events)")
     console.print(f"Periods closed      {', '.join(periods)}")
     _print_totals(console, figures)
     for period in periods:
-        console.print(f"PDFs ({period})      {pdf_dir(Path(warehouse), period)}")
+        console.print(f"PDFs ({period})      {pdf_dir(Path(warehouse), period)}", soft_wrap=True)
     outbox = ", ".join(f"{n} {s}" for s, n in figures["outbox"]) or "none"
     console.print(f"Webhook outbox      {outbox}  (send them with `billing deliver`)")
     _print_phases(console, report.phases)
     console.print("Next:")
-    console.print(f"  billing explain --warehouse {warehouse} --invoice <number>")
+    # commands to copy: never wrapped, whatever the terminal's width
+    console.print(f"  billing explain --warehouse {warehouse} --invoice <number>", soft_wrap=True)
     console.print(
         f"  python -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
-        ".sql('select * from invoices').show()\""
+        ".sql('select * from invoices').show()\"",
+        soft_wrap=True,
     )
