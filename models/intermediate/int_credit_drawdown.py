@@ -4,12 +4,12 @@ The contract's rule is sequential: per entity, events in (occurred_at, event_id)
 min(amount, user room, credits available), from the valid lot that expires first (then purchased
 first, then lowest purchase_id), then the next. Set-based SQL first narrows the events to those
 that can draw at all (int_credit_draw_candidates: a positive amount inside the entity's credit
-span); this model runs the drawdown over those with `billing.drawdown.draw_down` (exact
-integer arithmetic; a compiled kernel on large inputs) and writes, per event: what it drew (`draws`: a list of
-{purchase_id, amount}, in draw order), the user's room and the entity's balance before it, and
-whether the user's limit stopped it (is_overage). Only events that drew something or are
-overages are written (a small share of the candidates once credits run out); every other event
-drew nothing and is no overage, which rated_events reads from the missing row.
+span); this model runs the drawdown over those with `billing.drawdown.draw_down` (exact integer
+arithmetic; a compiled kernel on large inputs) and writes, per event: what it drew (`draws`: a list
+of {purchase_id, amount}, in draw order), the user's room and the entity's balance before it, and
+whether the user's limit stopped it (is_overage). Only events that drew something or are overages
+are written (a small share of the candidates once credits run out); every other event drew nothing
+and is no overage, which rated_events reads from the missing row.
 
 Memory stays bounded at any size: candidates are read in one sorted stream, cut at entity
 boundaries into chunks of about CHUNK_ROWS rows, and each chunk's result is handed to DuckDB as
