@@ -79,6 +79,13 @@ def test_bad_period_is_one_line():
     assert proc.stderr.strip().startswith("error: period must look like YYYY-MM")
 
 
+def test_bad_memory_limit_is_one_line():
+    proc = billing("close", "--period", "2026-10", "--memory-limit", "lots")
+    assert proc.returncode != 0
+    assert proc.stderr.strip().startswith("error: memory limit must be a size like 12GB")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 @pytest.fixture(scope="module")
 def closed_by_cli(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
@@ -87,7 +94,7 @@ def closed_by_cli(tmp_path_factory):
     warehouse = tmp / "w.duckdb"
     proc = billing(
         "close", "--period", "2026-10", "--raw-dir", str(raw), "--warehouse", str(warehouse),
-        "--as-of", "2026-11-15T00:00:00Z",
+        "--as-of", "2026-11-15T00:00:00Z", "--memory-limit", "2GB",
     )
     return proc, warehouse
 

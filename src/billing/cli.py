@@ -145,13 +145,25 @@ def close(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Close as of this instant (default: now).")
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            envvar="BILLING_DUCKDB_MEMORY_LIMIT",
+            help="DuckDB's memory limit for the close (e.g. 12GB; default 80% of RAM); what "
+            "does not fit spills to <warehouse>.tmp.",
+        ),
+    ] = None,
     warehouse: Warehouse = None,
 ) -> None:
     """Load (when --raw-dir is given), rate, finalize, render the PDFs, queue the webhooks."""
-    from billing.close import check_period
+    from billing.close import check_memory_limit, check_period
     from billing.report import print_close
 
     check_period(period)
+    if memory_limit:
+        # profiles.yml reads it when dbt opens the warehouse
+        os.environ["BILLING_DUCKDB_MEMORY_LIMIT"] = check_memory_limit(memory_limit)
     path = _prepare(warehouse or _default_warehouse())
     from flows.close import close_flow
 

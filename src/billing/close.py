@@ -26,6 +26,19 @@ PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PAYMENT_TERMS_DAYS = 30
 
 
+MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.I)
+
+
+def check_memory_limit(limit: str) -> str:
+    """A DuckDB memory_limit: a size such as 12GB or 500MiB, or a share of RAM such as 70%."""
+    if not MEMORY_LIMIT_RE.match(limit or ""):
+        raise CloseError(
+            f"memory limit must be a size like 12GB or 512MiB, or a share of RAM like 70%, "
+            f"got {limit!r}"
+        )
+    return limit.strip()
+
+
 def check_period(period: str) -> str:
     if not PERIOD_RE.match(period or ""):
         raise CloseError(f"period must look like YYYY-MM (e.g. 2026-10), got {period!r}")
