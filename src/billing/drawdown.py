@@ -19,6 +19,7 @@ engines cannot disagree. numba and numpy are imported only on the fast path.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -483,6 +484,12 @@ def _decimal_from_words(words: Any, n: int, scale: int) -> pa.Array:
 def _compiled() -> Any:
     global _jitted
     if _jitted is None:
+        if not os.environ.get("NUMBA_CACHE_DIR"):
+            # the compiled kernel is cached in the per-user cache, never beside the installed
+            # package (which may be read-only: numba would then warn and recompile every time)
+            from billing.runtime import billing_cache_dir
+
+            os.environ["NUMBA_CACHE_DIR"] = str(billing_cache_dir() / "numba")
         import numba
 
         _jitted = numba.njit(cache=True, nogil=True)(_kernel)
