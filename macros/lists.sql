@@ -1,13 +1,4 @@
 {# List and aggregate helpers, dispatched by adapter. #}
-{#
-  one output row per element of a list column (a select-list expression); with_position adds
-  the element's 1-based position as `position_name`
-#}
-{% macro unnest_list(list_column) -%}
-    {{ return(adapter.dispatch('unnest_list', 'billing_warehouse')(list_column)) }}
-{%- endmacro %}
-{% macro duckdb__unnest_list(list_column) -%}unnest({{ list_column }}){%- endmacro %}
-{% macro spark__unnest_list(list_column) -%}explode({{ list_column }}){%- endmacro %}
 
 {# aggregate: the value of `value` on the row with the greatest `key` #}
 {% macro value_at_max(value, key) -%}
@@ -16,6 +7,10 @@
 {% macro duckdb__value_at_max(value, key) -%}arg_max({{ value }}, {{ key }}){%- endmacro %}
 {% macro spark__value_at_max(value, key) -%}max_by({{ value }}, {{ key }}){%- endmacro %}
 
+{#
+  one output row per element of a list column, as select-list expressions: the element as
+  `value_name` and its 1-based position in the list as `position_name`
+#}
 {% macro unnest_list_with_position(list_column, value_name, position_name) -%}
     {{ return(adapter.dispatch('unnest_list_with_position', 'billing_warehouse')(list_column, value_name, position_name)) }}
 {%- endmacro %}

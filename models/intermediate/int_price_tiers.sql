@@ -9,6 +9,8 @@
   then F(q) = cost_before + flat_fee + (q - tier_from) x unit_price, and an event's amount is
   F(units after it) - F(units before it): its units priced tier by tier, plus the flat fee of
   every tier its units enter (int_rated_events). Other models have cost_before = 0.
+  is_version_rate marks the one row that prices a per_unit, package or percentage version (its
+  lowest tier_from, should a book give more than one).
 #}
 with tiers as (
     select
@@ -54,6 +56,9 @@ select
     percent,
     min_fee,
     max_fee,
+    model in ('per_unit', 'package', 'percentage')
+        and row_number() over (partition by price_id, valid_from order by tier_from) = 1
+        as is_version_rate,
     cast(coalesce(
         sum(whole_tier_cost) over (
             partition by price_id, valid_from

@@ -31,11 +31,8 @@ tiers as (
 ),
 
 single_rate_versions as (
-    -- per_unit, package and percentage versions have one row (the lowest tier_from if more)
-    select *
-    from tiers
-    where model in ('per_unit', 'package', 'percentage')
-    qualify row_number() over (partition by price_id, valid_from order by tier_from) = 1
+    -- the row that prices a per_unit, package or percentage version
+    select * from tiers where is_version_rate
 ),
 
 graduated_tiers as (

@@ -135,10 +135,7 @@ single_rate_lines as (
     inner join tiers as t
         on t.price_id = v.price_id
         and t.valid_from = v.price_valid_from
-    where v.model in ('per_unit', 'package', 'percentage')
-    qualify row_number() over (
-        partition by v.entity_id, v.period, v.price_id, v.price_valid_from order by t.tier_from
-    ) = 1
+        and t.is_version_rate
 ),
 
 line_totals as (
