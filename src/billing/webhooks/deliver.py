@@ -166,8 +166,11 @@ class _Run:
 
     # -- the outbox ------------------------------------------------------------------------
 
-    def fetch_due(self, limit: int, busy: set[str]) -> list[_Due]:
-        now = datetime.now(UTC)
+    def fetch_due(
+        self, limit: int, busy: set[str], due_by: datetime | None = None
+    ) -> list[_Due]:
+        """Claim up to ``limit`` pending rows due by ``due_by`` (default: now), not in ``busy``."""
+        now = datetime.now(UTC) if due_by is None else due_by
         rows = self.con.execute(
             f"""
             select webhook_id, payload, attempts
@@ -286,6 +289,7 @@ class _Run:
         shared httpx pool costs more CPU per request as it grows), so at most
         ``concurrency`` requests are in flight."""
         started = time.monotonic()
+        started_at = datetime.now(UTC)
         deadline = started + self.wait
         batch_size = max(256, self.concurrency * 16)
         # One TLS context for all workers: building one per client costs ~40 ms each.
@@ -320,7 +324,11 @@ class _Run:
                 if queue.qsize() < batch_size // 2 and now_mono - last_empty_fetch >= 0.05:
                     busy.difference_update(r.webhook_id for r in self.results)
                     self.flush()
-                    batch = self.fetch_due(batch_size, busy)
+                    # once `wait` is over, only what was due when the call started: a row
+                    # that failed in this call is not retried at once because its short
+                    # backoff ran out while the call was busy
+                    due_by = None if now_mono < deadline else started_at
+                    batch = self.fetch_due(batch_size, busy, due_by)
                     for due in batch:
                         busy.add(due.webhook_id)
                         queue.put_nowait(due)
