@@ -81,6 +81,7 @@ def worker(phase: str, args: argparse.Namespace) -> dict:
         extra["rows"] = sum(summary.counts.values())
     elif phase == "load":
         pipeline.load(warehouse, raw)
+        pipeline.stage(warehouse)  # what `billing load` does: parse the new events once
     elif phase == "close":
         from flows.close import run_close
 

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, task
 
 from billing import pipeline
-from flows.load import load_task
+from flows.load import load_task, stage_task
 from flows.render import render_task
 
 
@@ -77,6 +77,7 @@ def run_close(
     if raw_dir:
         with timer.phase("load"):
             report.load = call(load_task, warehouse, raw_dir)
+            call(stage_task, warehouse)
     with timer.phase("rating"):
         call(build_task, warehouse, period, when)
     if draft:

@@ -12,7 +12,15 @@ def load_task(warehouse: str, raw_dir: str):
     return pipeline.load(warehouse, raw_dir)
 
 
+@task(name="parse new events", retries=0)
+def stage_task(warehouse: str):
+    return pipeline.stage(warehouse)
+
+
 @flow(name="billing-load", log_prints=False)
 def load_flow(warehouse: str, raw_dir: str):
-    """Read every table of ``raw_dir`` into the warehouse: incremental and idempotent."""
-    return load_task(warehouse, raw_dir)
+    """Read every table of ``raw_dir`` into the warehouse (incremental and idempotent), then
+    parse the new event rows once (base_marketplace_events), so a close finds them parsed."""
+    summary = load_task(warehouse, raw_dir)
+    stage_task(warehouse)
+    return summary

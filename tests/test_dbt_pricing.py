@@ -383,7 +383,7 @@ def test_rejections_replays_and_inactive_files(built: Built) -> None:
     assert json.loads(rejected[1][3])["occurred_at"] == "2026-09-12T10:00:00"
     replays = built.con.execute(
         "select v.event_id, s.source_file from intermediate.int_events_validated v "
-        "join staging.stg_marketplace_events s using (source_file_id, row_number) where v.is_replay"
+        "join staging.stg_marketplace_events s using (event_key) where v.is_replay"
     ).fetchall()
     assert replays == [("ev_0004", "marketplace_events/2026-10.jsonl")]
     assert built.one("select count(*) from intermediate.int_rated_events "

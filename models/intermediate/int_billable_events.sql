@@ -7,7 +7,6 @@ select
     event_id,
     entity_id,
     user_id,
-    event_type,
     occurred_at,
     period,
     quantity,
@@ -15,7 +14,6 @@ select
     price_id,
     price_valid_from,
     model,
-    currency,
     entity_key,
     price_key
 from {{ ref('int_events_validated') }}

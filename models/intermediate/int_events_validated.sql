@@ -5,8 +5,10 @@
 -- different content is a conflicting_duplicate. The standing copy is checked in the contract's
 -- order: invalid_timestamp, invalid_quantity, invalid_amount, unknown_entity, unknown_user,
 -- user_not_in_entity, no_price. Period and price lookup use the entity's local time.
--- Narrow on purpose (tens of millions of rows are written here): the raw text, file name and
--- load time of the few rejected rows are joined back from staging by rejected_events.
+-- Narrow on purpose (tens of millions of rows are written here, and each string column costs
+-- about as much to write as all the numbers together): the raw text, file name, event type and
+-- load time of the few rejected rows are joined back from staging by rejected_events; currency
+-- and event type of billed events come with their price (int_price_tiers).
 -- Integer keys for the heavy steps downstream (sorting, joining and grouping integers is several
 -- times faster than strings): event_key (the staged row: source_file_id and row_number),
 -- entity_key and price_key (dense numbers of entity_id and price_id within this build).
@@ -81,10 +83,8 @@ repeated_event_ids as (
 ),
 
 repeated_copies as (
-    -- the parsed content two copies are compared on; an unparsable value is compared as text.
-    -- Only raw columns are read from staging here and the few repeated rows are parsed with
-    -- staging's own macros: the parse of every event happens once (in `events`), and nothing
-    -- as large as all parsed events is ever held twice.
+    -- the parsed content two copies are compared on; a value that does not parse is compared as
+    -- its raw text (staging keeps that text, *_unparsed)
     select
         source_file_id,
         row_number,
@@ -94,15 +94,9 @@ repeated_copies as (
         entity_id,
         user_id,
         event_type,
-        coalesce(
-            cast({{ parse_timestamptz('occurred_at_raw') }} as varchar), '~' || occurred_at_raw
-        ) as occurred_key,
-        coalesce(cast({{ event_quantity('quantity_raw') }} as varchar), '~' || quantity_raw)
-            as quantity_key,
-        case
-            when not {{ is_blank('amount_raw') }} then
-                coalesce(cast({{ parse_decimal('amount_raw') }} as varchar), '~' || amount_raw)
-        end as amount_key
+        coalesce(cast(occurred_at as varchar), '~' || occurred_at_unparsed) as occurred_key,
+        coalesce(cast(quantity as varchar), '~' || quantity_unparsed) as quantity_key,
+        coalesce(cast(amount as varchar), '~' || amount_unparsed) as amount_key
     from {{ ref('stg_marketplace_events') }}
     where event_id in (select event_id from repeated_event_ids)
 ),
@@ -184,16 +178,14 @@ priced as (
 )
 
 select
-    cast(source_file_id as bigint) * 4294967296 + row_number as event_key,
+    event_key,
     event_id,
     entity_id,
     user_id,
-    event_type,
     occurred_at,
     quantity,
     amount,
     source_file_id,
-    row_number,
     is_replay,
     case
         when {{ is_blank('event_id') }} then 'missing_event_id'
@@ -201,14 +193,13 @@ select
         when is_later_copy then 'conflicting_duplicate'
         when occurred_at is null then 'invalid_timestamp'
         when quantity is null then 'invalid_quantity'
-        when amount is null and not {{ is_blank('amount_raw') }} then 'invalid_amount'
+        when amount_unparsed is not null then 'invalid_amount'
         when amount is null and model = 'percentage' then 'invalid_amount'
         when known_entity_id is null then 'unknown_entity'
         when known_user_id is null then 'unknown_user'
         when member_user_id is null then 'user_not_in_entity'
         when price_id is null then 'no_price'
     end as reject_reason,
-    currency,
     local_date,
     period,
     price_id,

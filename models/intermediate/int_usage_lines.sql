@@ -21,13 +21,12 @@ tiers as (
     select * from {{ ref('int_price_tiers') }}
 ),
 
-version_totals as (
+event_totals as (
     select
         entity_id,
         period,
         price_id,
         price_valid_from,
-        min(model) as model,
         cast(sum(quantity) as bigint) as units,
         cast(min(units_before) as bigint) as units_before,
         count(*) as event_count,
@@ -35,6 +34,23 @@ version_totals as (
         cast(sum(amount) as {{ money_unrounded_type() }}) as amount
     from events
     group by entity_id, period, price_id, price_valid_from
+),
+
+version_models as (
+    -- every row of a price_id has the same model (the loader checks it)
+    select price_id, valid_from, min(model) as model
+    from tiers
+    group by price_id, valid_from
+),
+
+version_totals as (
+    select
+        e.*,
+        m.model
+    from event_totals as e
+    inner join version_models as m
+        on m.price_id = e.price_id
+        and m.valid_from = e.price_valid_from
 ),
 
 period_totals as (

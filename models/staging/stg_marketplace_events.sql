@@ -1,45 +1,42 @@
--- Marketplace events as given, with their parsed values next to the raw text.
+-- Marketplace events of the active raw files, parsed (base_marketplace_events parses each raw
+-- row once, when it is loaded).
 -- Grain: one row per active raw row (an event_id may repeat: replays and conflicting copies are
 -- told apart in int_events_validated). Parsed columns are null when the raw value is invalid;
--- an empty quantity means 1.
-with active_rows as (
-    select
-        r.*,
-        f.file_id,
-        f.rel_path,
-        f.first_load_id,
-        f.load_id
-    from {{ source('raw', 'marketplace_events') }} as r
-    inner join {{ source('raw', 'source_files') }} as f
-        on f.file_id = r._file_id
-    where f.is_active
+-- an empty quantity means 1; *_unparsed holds the raw text of a value that does not parse.
+with parsed_rows as (
+    select * from {{ ref('base_marketplace_events') }}
 ),
 
-with_load as (
-    select
-        active_rows.*,
-        l.started_at as loaded_at
-    from active_rows
-    left join {{ source('raw', 'load_runs') }} as l
-        on l.load_id = active_rows.load_id
+active_files as (
+    select file_id, rel_path, first_load_id, load_id
+    from {{ source('raw', 'source_files') }}
+    where is_active
+),
+
+loads as (
+    select load_id, started_at
+    from {{ source('raw', 'load_runs') }}
 )
 
 select
-    event_id,
-    entity_id,
-    user_id,
-    event_type,
-    occurred_at as occurred_at_raw,
-    quantity as quantity_raw,
-    amount as amount_raw,
-    {{ parse_timestamptz('occurred_at') }} as occurred_at,
-    {{ event_quantity('quantity') }} as quantity,
-    case
-        when not {{ is_blank('amount') }} then {{ parse_decimal('amount') }}
-    end as amount,
-    file_id as source_file_id,
-    rel_path as source_file,
-    _row_number as row_number,
-    first_load_id,
-    loaded_at
-from with_load
+    p.event_id,
+    p.entity_id,
+    p.user_id,
+    p.event_type,
+    p.occurred_at,
+    p.quantity,
+    p.amount,
+    p.occurred_at_unparsed,
+    p.quantity_unparsed,
+    p.amount_unparsed,
+    p.event_key,
+    p.source_file_id,
+    f.rel_path as source_file,
+    p.row_number,
+    f.first_load_id,
+    l.started_at as loaded_at
+from parsed_rows as p
+inner join active_files as f
+    on f.file_id = p.source_file_id
+left join loads as l
+    on l.load_id = f.load_id

@@ -90,7 +90,7 @@ def _usage_evidence(console, con, entity_id, period, key) -> None:
         where r.entity_id = ? and r.period = ? and r.price_id = ?
           and cast(r.price_valid_from as varchar) = ?
           -- a graduated tier line: the events whose units reach into the tier
-          and (r.model <> 'graduated'
+          and (t.model <> 'graduated'
                or (r.units_before + r.quantity > t.tier_from
                    and (t.tier_to is null or r.units_before < t.tier_to)))
         order by r.occurred_at, r.event_id

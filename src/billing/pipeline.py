@@ -79,6 +79,23 @@ def load(warehouse: Path | str, raw_dir: Path | str, progress: Callable | None =
         return load_raw_dir(con, raw, progress=on_file)
 
 
+#: What staging does right after a load: parse the new raw event rows, once (the model is
+#: incremental; the close's build runs it too, and then finds nothing new), and (re)create the
+#: staging views, so what was loaded can be queried at once.
+STAGE_EVENTS = ["run", "--select", "path:models/staging"]
+
+
+def stage(warehouse: Path | str, *, quiet: bool = True):
+    """Parse the event rows the last load added (``base_marketplace_events``); staging views.
+
+    A close would do it anyway; doing it at load spreads the work (loads run through the month,
+    closes once) and keeps the close's time for rating.
+    """
+    from billing.dbt import run_dbt
+
+    return run_dbt(STAGE_EVENTS, warehouse, quiet=quiet)
+
+
 #: What a close builds: every model and seed, and the singular reconciliation tests that tie
 #: staging to rated events, lines, invoices and the credit ledger (a failure stops the close
 #: before anything is finalized). Unit tests and generic schema tests check the code, not the

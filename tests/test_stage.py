@@ -1,0 +1,111 @@
+"""Staging events at load: each raw event row is parsed once, by a real dbt run on a real file."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from billing import pipeline
+
+FIXTURE = Path(__file__).parent / "fixtures" / "raw_basic"
+HEADER = "event_id,entity_id,user_id,event_type,occurred_at,quantity,amount\n"
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    target = tmp_path / "raw"
+    shutil.copytree(FIXTURE, target, ignore=shutil.ignore_patterns("README.md"))
+    return target
+
+
+def one(warehouse: Path, sql: str) -> object:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def rows(warehouse: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_stage_parses_new_rows_once_and_keeps_raw_text_only_where_it_fails(
+    tmp_path: Path, raw: Path
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    pipeline.load(warehouse, raw)
+    pipeline.stage(warehouse)
+    raw_rows = one(warehouse, "select count(*) from raw.marketplace_events")
+    assert one(warehouse, "select count(*) from staging.base_marketplace_events") == raw_rows
+
+    # a parsed row is never parsed again: a later stage leaves it as it is
+    key = one(warehouse, "select min(event_key) from staging.base_marketplace_events")
+    con = duckdb.connect(str(warehouse))
+    con.execute("update staging.base_marketplace_events set quantity = 999 where event_key = ?",
+                [key])
+    con.close()
+
+    (raw / "marketplace_events" / "2026-11.csv").write_text(
+        HEADER
+        + "ev_new1,ent_us,u_alice,message_sent,2026-11-02T10:00:00-05:00,,12.50\n"
+        + "ev_new2,ent_us,u_alice,message_sent,2026-11-02T10:00:00,0,ten\n"
+    )
+    pipeline.load(warehouse, raw)
+    pipeline.stage(warehouse)
+
+    assert one(warehouse, f"select quantity from staging.base_marketplace_events "
+                          f"where event_key = {key}") == 999
+    assert one(warehouse, "select count(*) from staging.base_marketplace_events") == raw_rows + 2
+    parsed = rows(
+        warehouse,
+        "select event_id, occurred_at, quantity, amount, occurred_at_unparsed, "
+        "quantity_unparsed, amount_unparsed from staging.stg_marketplace_events "
+        "where event_id like 'ev_new%' order by event_id",
+    )
+    good, bad = parsed
+    assert good[0] == "ev_new1" and good[1].isoformat() == "2026-11-02T15:00:00+00:00"
+    assert good[2:] == (1, Decimal("12.5"), None, None, None)  # an empty quantity is 1
+    assert bad == ("ev_new2", None, None, None, "2026-11-02T10:00:00", "0", "ten")
+
+
+def test_staging_follows_retracted_files_and_the_close_stages_what_load_did_not(
+    tmp_path: Path, raw: Path
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    pipeline.load(warehouse, raw)
+    events = raw / "marketplace_events" / "2026-09.csv"
+    events.write_text(events.read_text() + "ev_0099,ent_us,u_alice,message_sent,"
+                      "2026-09-20T10:00:00Z,1,\n")
+    pipeline.load(warehouse, raw)  # the old version of 2026-09.csv is retracted
+    pipeline.stage(warehouse)
+
+    active = one(warehouse, "select count(*) from raw.marketplace_events r join "
+                            "raw.source_files f on f.file_id = r._file_id where f.is_active")
+    total = one(warehouse, "select count(*) from raw.marketplace_events")
+    assert active < total
+    assert one(warehouse, "select count(*) from staging.base_marketplace_events") == total
+    assert one(warehouse, "select count(*) from staging.stg_marketplace_events") == active
+    assert one(warehouse, "select count(*) from staging.stg_marketplace_events "
+                          "where event_id = 'ev_0099'") == 1
+
+    # a load without staging (a crash between the two, or an old version's load): the close's
+    # build stages the new rows itself
+    (raw / "marketplace_events" / "2026-11.csv").write_text(
+        HEADER + "ev_late,ent_us,u_alice,message_sent,2026-10-30T10:00:00Z,2,\n"
+    )
+    pipeline.load(warehouse, raw)
+    from datetime import UTC, datetime
+
+    pipeline.build(warehouse, through_period="2026-10",
+                   as_of=datetime(2026, 11, 1, 12, tzinfo=UTC), quiet=True)
+    assert one(warehouse, "select quantity from main.rated_events "
+                          "where event_id = 'ev_late'") == 2
