@@ -24,7 +24,8 @@ from billing.dbt import run_dbt  # noqa: E402
 
 RAW_BASIC = ROOT / "tests" / "fixtures" / "raw_basic"
 MODELS = [
-    "path:models/staging", "int_events_validated", "int_billable_events", "int_price_tiers",
+    "path:models/staging", "int_entity_keys", "int_events_validated", "int_billable_events",
+    "int_price_tiers",
     "int_event_unit_counts", "int_rated_events", "int_usage_lines", "rejected_events",
 ]
 EVENTS_SQL = """

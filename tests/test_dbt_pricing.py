@@ -33,6 +33,7 @@ from billing.dbt import run_dbt
 RAW_BASIC = Path(__file__).parent / "fixtures" / "raw_basic"
 PRICING_MODELS = [
     "path:models/staging",
+    "int_entity_keys",
     "int_events_validated",
     "int_billable_events",
     "int_price_tiers",

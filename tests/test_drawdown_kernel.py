@@ -387,6 +387,51 @@ def test_chunked_sliced_and_zoned_inputs_give_the_same_rows(engine: str) -> None
     assert draw_down(zoned, lots, engine=engine) == plain
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_integer_identities_without_event_id_give_the_same_drawdown(engine: str) -> None:
+    """What int_credit_drawdown passes: entity_key, a user number and yyyymm, no event_id."""
+    lots = lots_table(
+        [
+            ("A", "a1", at("2026-10-01"), at("2026-12-01"), "30"),
+            ("B", "b1", at("2026-09-01"), at("2026-10-20"), "25"),
+            ("B", "b2", at("2026-10-01"), at("2027-01-01"), "40"),
+        ]
+    )
+    events = events_table(
+        [
+            ("e1", "A", "u1", at("2026-10-02"), "2026-10", "12", "20"),
+            ("e2", "A", "u1", at("2026-10-03"), "2026-10", "12", "20"),
+            ("e3", "A", "u2", at("2026-11-01 00:00:01"), "2026-11", "9", None),
+            ("e4", "B", "u1", at("2026-10-05"), "2026-10", "30", None),
+            ("e5", "B", "u9", at("2026-10-21"), "2026-10", "50", "45"),
+        ]
+    )
+    as_text = draw_down(events, lots, engine=engine)
+
+    codes = {"A": 1, "B": 2, "u1": 7, "u2": 3, "u9": 5, "2026-10": 202610, "2026-11": 202611}
+    keyed = events.drop_columns(["event_id"])
+    for name in ("entity_id", "user_id", "period"):
+        keyed = keyed.set_column(
+            keyed.schema.get_field_index(name), name,
+            pa.array([codes[x] for x in keyed[name].to_pylist()], pa.int64()),
+        )
+    keyed_lots = lots.set_column(
+        0, "entity_id", pa.array([codes[x] for x in lots["entity_id"].to_pylist()], pa.int32())
+    )
+    as_keys = draw_down(keyed, keyed_lots, engine=engine)
+
+    assert "event_id" not in as_keys.column_names
+    assert as_keys["entity_id"].to_pylist() == [1, 1, 1, 2, 2]
+    numbers = [c for c in as_text.column_names if c not in ("event_id", "entity_id", "user_id",
+                                                           "period")]
+    assert as_keys.select(numbers) == as_text.select(numbers)
+    assert [d["purchase_id"] for row in as_keys["draws"].to_pylist() for d in row] == [
+        "a1", "a1", "a1", "b1", "b2", "b2"]
+
+    with pytest.raises(BillingError, match="same kind"):
+        draw_down(keyed, lots, engine=engine)
+
+
 def test_no_events_gives_an_empty_table() -> None:
     out = draw_down(events_table([]), lots_table([]), engine="python")
     assert out.num_rows == 0 and out.schema == OUTPUT

@@ -5,13 +5,14 @@ with purchases as (
 ),
 
 entities as (
-    select entity_id, currency, timezone
-    from {{ ref('stg_entities') }}
+    select entity_id, entity_key, currency, timezone
+    from {{ ref('int_entity_keys') }}
 )
 
 select
     p.purchase_id,
     p.entity_id,
+    e.entity_key,
     e.currency,
     cast(p.credits as {{ money_unrounded_type() }}) as credits,
     cast(p.price as {{ money_unrounded_type() }}) as price,

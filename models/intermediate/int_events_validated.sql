@@ -17,12 +17,8 @@ with events as (
 ),
 
 entities as (
-    select
-        entity_id,
-        currency,
-        timezone,
-        cast(row_number() over (order by entity_id) as integer) as entity_key
-    from {{ ref('stg_entities') }}
+    select entity_id, entity_key, currency, timezone
+    from {{ ref('int_entity_keys') }}
 ),
 
 users as (

@@ -40,18 +40,23 @@ SAFE = 2**62  # every int64 the fast path holds (amounts, limits, per-entity cre
 MAX_DECIMAL = 10**38  # decimal128(38, s) holds |unscaled| < 10**38
 
 UTC_US = pa.timestamp("us", tz="UTC")
+#: An identity: text (the ids themselves) or integers standing for them (e.g. entity_key), which
+#: the kernel only compares; a caller with tens of millions of events passes integers, cheaper to
+#: sort and hand over than strings.
+KEY = "key"
 EVENT_COLUMNS = {
-    "event_id": pa.string(),
-    "entity_id": pa.string(),
-    "user_id": pa.string(),
+    "event_id": KEY,  # optional: when given, checked ascending at one instant of an entity
+    "entity_id": KEY,
+    "user_id": KEY,
     "occurred_at": UTC_US,
     "occurred_us": pa.int64(),
-    "period": pa.string(),
+    "period": KEY,  # ordered like the periods (YYYY-MM text, or e.g. yyyymm integers)
     "amount": None,  # any decimal; read at scale 12
     "credit_limit": None,
 }
+OPTIONAL_EVENT_COLUMNS = frozenset({"event_id"})
 LOT_COLUMNS = {
-    "entity_id": pa.string(),
+    "entity_id": KEY,  # the same kind as the events' entity_id
     "purchase_id": pa.string(),
     "purchased_us": pa.int64(),
     "expires_us": pa.int64(),
@@ -192,11 +197,26 @@ def _one_chunk(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column
 
 
-def _check_columns(table: pa.Table, wanted: dict[str, pa.DataType | None], what: str) -> None:
+def _is_key_type(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+
+
+def _check_columns(
+    table: pa.Table,
+    wanted: dict[str, pa.DataType | str | None],
+    what: str,
+    optional: frozenset[str] = frozenset(),
+) -> None:
     for name, kind in wanted.items():
         if name not in table.column_names:
+            if name in optional:
+                continue
             raise BillingError(f"draw_down: {what} has no column {name!r}")
         got = table.schema.field(name).type
+        if kind == KEY:
+            if not _is_key_type(got):
+                raise BillingError(f"draw_down: {what}.{name} must be text or integers, not {got}")
+            continue
         if kind is None and not pa.types.is_decimal(got):
             raise BillingError(f"draw_down: {what}.{name} must be a decimal, not {got}")
         if kind == UTC_US and pa.types.is_timestamp(got) and got.unit == "us" and got.tz:
@@ -212,18 +232,22 @@ def _first_true(mask: pa.Array) -> int | None:
 
 
 def _unsorted(events: pa.Table, row: int, why: str) -> BillingError:
-    event_id = events["event_id"][row].as_py()
+    which = f"events row {row}"
+    if "event_id" in events.column_names:
+        which += f" (event_id {events['event_id'][row].as_py()!r})"
     return BillingError(
-        f"draw_down: events row {row} (event_id {event_id!r}): events must be sorted by "
-        f"(entity_id, occurred_us, event_id); {why}"
+        f"draw_down: {which}: events must be sorted by (entity_id, occurred_us, event_id); {why}"
     )
 
 
 def _prepare(events: pa.Table, lots: pa.Table) -> _Prepared:
-    _check_columns(events, EVENT_COLUMNS, "events")
+    _check_columns(events, EVENT_COLUMNS, "events", OPTIONAL_EVENT_COLUMNS)
     _check_columns(lots, LOT_COLUMNS, "lots")
-    events = events.select(list(EVENT_COLUMNS)).combine_chunks()
+    events = events.select([c for c in EVENT_COLUMNS if c in events.column_names])
+    events = events.combine_chunks()
     for name in ("event_id", "entity_id", "user_id", "occurred_us", "period", "amount"):
+        if name not in events.column_names:
+            continue
         nulls = events[name].null_count
         if nulls:
             row = _first_true(pc.is_null(_one_chunk(events[name])))
@@ -253,7 +277,8 @@ def _prepare(events: pa.Table, lots: pa.Table) -> _Prepared:
     if row is not None:
         raise _unsorted(events, row + 1, "occurred_us goes back in time within the entity")
     tie = pc.and_(same_entity, pc.equal(t[tail], t[head]))
-    if pc.any(tie).as_py():
+    # without event_id the caller vouches for the order at one instant
+    if "event_id" in events.column_names and pc.any(tie).as_py():
         event_id = _one_chunk(events["event_id"])
         at = pc.indices_nonzero(tie)
         bad = _first_true(pc.greater(pc.take(event_id, at), pc.take(event_id[tail], at)))
@@ -281,7 +306,15 @@ def _prepare(events: pa.Table, lots: pa.Table) -> _Prepared:
 
 def _prepare_lots(lots: pa.Table, names: pa.Array) -> dict[str, list]:
     """The usable lots of the events' entities, sorted and cut per entity (CSR)."""
-    codes = pc.index_in(_one_chunk(lots["entity_id"]), value_set=names)
+    lot_entities = _one_chunk(lots["entity_id"])
+    if lot_entities.type != names.type:
+        if pa.types.is_integer(lot_entities.type) != pa.types.is_integer(names.type):
+            raise BillingError(
+                f"draw_down: lots.entity_id ({lot_entities.type}) and events.entity_id "
+                f"({names.type}) must be of the same kind"
+            )
+        lot_entities = lot_entities.cast(names.type)
+    codes = pc.index_in(lot_entities, value_set=names)
     keep = pc.is_valid(codes)
     kept = lots.filter(keep)
     for name in LOT_COLUMNS:
@@ -554,8 +587,19 @@ def _as_decimal(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column if column.type == DECIMAL else column.cast(DECIMAL)
 
 
-def _empty() -> pa.Table:
-    return OUTPUT.empty_table()
+IDENTITIES = ("event_id", "entity_id", "user_id", "period")
+
+
+def _output_schema(events: pa.Table) -> pa.Schema:
+    """OUTPUT, with the identities as given (text or integers; no event_id if none was given)."""
+    fields = []
+    for field in OUTPUT:
+        if field.name in IDENTITIES:
+            if field.name not in events.column_names:
+                continue
+            field = field.with_type(events.schema.field(field.name).type)
+        fields.append(field)
+    return pa.schema(fields)
 
 
 def draw_down(events: pa.Table, lots: pa.Table, *, engine: str = "auto") -> pa.Table:
@@ -563,7 +607,10 @@ def draw_down(events: pa.Table, lots: pa.Table, *, engine: str = "auto") -> pa.T
 
     ``events`` must be sorted by (entity_id, occurred_us, event_id) (checked: entities
     contiguous and ascending, time and period never going back within an entity, event_id
-    ascending at one instant; BillingError otherwise). ``engine``: "numba" (int64 kernel;
+    ascending at one instant; BillingError otherwise). entity_id, user_id and period may be
+    text or integers standing for them (``lots.entity_id`` of the same kind); event_id may be
+    left out, and the order at one instant is then the caller's word. The output carries the
+    identities as given. ``engine``: "numba" (int64 kernel;
     BillingError when the values do not fit int64), "python" (same kernel over Python ints),
     or "auto" (python below SMALL = 500,000 events or when the values do not fit int64, numba
     otherwise).
@@ -571,8 +618,8 @@ def draw_down(events: pa.Table, lots: pa.Table, *, engine: str = "auto") -> pa.T
     if engine not in ("auto", "numba", "python"):
         raise BillingError(f"draw_down: engine must be auto, numba or python, not {engine!r}")
     if events.num_rows == 0:
-        _check_columns(events, EVENT_COLUMNS, "events")
-        return _empty()
+        _check_columns(events, EVENT_COLUMNS, "events", OPTIONAL_EVENT_COLUMNS)
+        return _output_schema(events).empty_table()
     prep = _prepare(events, lots)
     fitted = None
     if engine == "numba" or (engine == "auto" and events.num_rows >= SMALL):
@@ -591,10 +638,9 @@ def draw_down(events: pa.Table, lots: pa.Table, *, engine: str = "auto") -> pa.T
     draws = pa.ListArray.from_arrays(
         out["draw_off"], pa.StructArray.from_arrays([pids, out["draw_amt"]], fields=list(DRAW))
     )
+    given = [name for name in ("event_id", "entity_id", "user_id") if name in ev.column_names]
     columns = [
-        ev["event_id"],
-        ev["entity_id"],
-        ev["user_id"],
+        *(ev[name] for name in given),
         ev["occurred_at"].cast(UTC_US),
         ev["period"],
         _as_decimal(ev["amount"]),
@@ -608,5 +654,5 @@ def draw_down(events: pa.Table, lots: pa.Table, *, engine: str = "auto") -> pa.T
     ]
     return pa.Table.from_arrays(
         [c if isinstance(c, pa.ChunkedArray) else pa.chunked_array([c]) for c in columns],
-        schema=OUTPUT,
+        schema=_output_schema(ev),
     )
