@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, task
 
 from billing import pipeline
-from flows.load import load_task, stage_task
+from flows.load import load_task
 from flows.render import render_task
 
 
@@ -76,8 +76,9 @@ def run_close(
     report = CloseReport(period=period, close_run_id=None, draft=draft)
     if raw_dir:
         with timer.phase("load"):
+            # no separate staging step: the build right after parses the new events itself
+            # (base_marketplace_events is its first node), which saves a dbt invocation
             report.load = call(load_task, warehouse, raw_dir)
-            call(stage_task, warehouse)
     with timer.phase("rating"):
         call(build_task, warehouse, period, when)
     if draft:
