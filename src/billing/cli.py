@@ -120,7 +120,8 @@ def load(
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="The raw folder to load.")],
     warehouse: Warehouse = None,
 ) -> None:
-    """Load a raw folder into the warehouse (incremental and idempotent)."""
+    """Load a raw folder into the warehouse (incremental and idempotent), then parse the new
+    event rows once so that the next close only rates."""
     from billing.report import print_load
 
     path = _prepare(warehouse or _default_warehouse())
