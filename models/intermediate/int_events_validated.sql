@@ -6,12 +6,13 @@
 -- order: invalid_timestamp, invalid_quantity, invalid_amount, unknown_entity, unknown_user,
 -- user_not_in_entity, no_price. Period and price lookup use the entity's local time.
 -- Narrow on purpose (tens of millions of rows are written here, and each string column costs
--- about as much to write as all the numbers together): the raw text, file name, event type and
--- load time of the few rejected rows are joined back from staging by rejected_events; currency
--- and event type of billed events come with their price (int_price_tiers).
+-- about as much to write as all the numbers together): rejected_events reads the file name,
+-- event type and load time of the few rejected rows from staging and their raw text from
+-- raw.marketplace_events; currency and event type of billed events come with their price
+-- (int_price_tiers). Events arrive parsed (base_marketplace_events parses each row once).
 -- Integer keys for the heavy steps downstream (sorting, joining and grouping integers is several
 -- times faster than strings): event_key (the staged row: source_file_id and row_number),
--- entity_key and price_key (dense numbers of entity_id and price_id within this build).
+-- entity_key (int_entity_keys) and price_key (dense number of price_id within this build).
 with events as (
     select * from {{ ref('stg_marketplace_events') }}
 ),
