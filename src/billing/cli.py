@@ -151,7 +151,7 @@ def close(
         typer.Option(
             "--memory-limit",
             envvar="BILLING_DUCKDB_MEMORY_LIMIT",
-            help="DuckDB's memory limit for the close (e.g. 12GB; default 80% of RAM); what "
+            help="DuckDB's memory limit for the close (e.g. 12GB; default 60% of RAM); what "
             "does not fit spills to <warehouse>.tmp.",
         ),
     ] = None,
