@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -103,8 +104,6 @@ def test_staging_follows_retracted_files_and_the_close_stages_what_load_did_not(
         HEADER + "ev_late,ent_us,u_alice,message_sent,2026-10-30T10:00:00Z,2,\n"
     )
     pipeline.load(warehouse, raw)
-    from datetime import UTC, datetime
-
     pipeline.build(warehouse, through_period="2026-10",
                    as_of=datetime(2026, 11, 1, 12, tzinfo=UTC), quiet=True)
     assert one(warehouse, "select quantity from main.rated_events "

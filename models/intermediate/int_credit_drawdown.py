@@ -45,6 +45,11 @@ RESULTS = [
 ]
 
 
+def as_kernel_input(table):
+    """The same columns under the kernel's names (entity_key is its entity_id, and so on)."""
+    return table.rename_columns([KERNEL_NAMES.get(c, c) for c in table.column_names])
+
+
 def kept(result, events):
     """The events that drew credits or were stopped by their limit: event_key and results.
 
@@ -62,8 +67,7 @@ def model(dbt, session):
 
     candidates = dbt.ref("int_credit_draw_candidates")
     billable = dbt.ref("int_billable_events")
-    lots = dbt.ref("int_credit_lots").query("lots", LOTS_SQL).to_arrow_table()
-    lots = lots.rename_columns(["entity_id", *lots.column_names[1:]])
+    lots = as_kernel_input(dbt.ref("int_credit_lots").query("lots", LOTS_SQL).to_arrow_table())
 
     # a cursor of its own: this stream is read while DuckDB works on `session`
     columns = "event_key, entity_key, member_key, period_key, occurred_at, occurred_us, amount, "
@@ -72,9 +76,6 @@ def model(dbt, session):
         f"select {columns} from ({candidates.sql_query()}) "
         "order by entity_key, occurred_us, event_id"
     ).to_arrow_reader(500_000)
-
-    def as_kernel_input(table):
-        return table.rename_columns([KERNEL_NAMES.get(c, c) for c in table.column_names])
 
     parts = []
     for chunk in chunks_by(reader, "entity_key", CHUNK_ROWS):
