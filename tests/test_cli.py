@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -154,6 +155,49 @@ def test_deliver_signs_sends_everything_and_never_records_the_secret(closed_by_c
     for path in PREFECT_HOME.rglob("*"):
         if path.is_file():
             assert key.encode() not in path.read_bytes(), f"secret found in {path}"
+
+
+def billing_in_a_terminal(*args: str) -> tuple[int, str]:
+    """Run `billing` with a pseudo-terminal as its stdout and stderr, as a user at a prompt."""
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
+    if PREFECT_HOME is not None:
+        env["BILLING_PREFECT_HOME"] = str(PREFECT_HOME)
+        env.pop("PREFECT_HOME", None)
+    env.pop("DO_NOT_TRACK", None)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([BILLING, *args], stdin=subprocess.DEVNULL, stdout=follower,
+                            stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes with the command
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return proc.wait(timeout=300), output.decode(errors="replace")
+
+
+#: What Prefect takes for a CI machine (it keeps its telemetry quiet there, but not at a prompt).
+CI_VARIABLES = frozenset({
+    "CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "TRAVIS", "CIRCLECI", "BUILDKITE",
+    "TF_BUILD", "CODEBUILD_BUILD_ID", "BITBUCKET_COMMIT", "TEAMCITY_VERSION", "DRONE",
+    "SEMAPHORE", "APPVEYOR", "BUDDY", "CI_NAME",
+})
+
+
+def test_a_load_at_a_terminal_prints_no_telemetry_notice(tmp_path):
+    """Prefect prints a usage-data notice on its first run at a terminal, unless told not to
+    track; the user of `billing` sees only the command's own output."""
+    code, output = billing_in_a_terminal(
+        "load", "--raw-dir", str(FIXTURE), "--warehouse", str(tmp_path / "w.duckdb"))
+    assert code == 0, output[-3000:]
+    assert "Loaded into" in output
+    for bad in ("usage data", "telemetry", "DO_NOT_TRACK", "Traceback", "Warning"):
+        assert bad not in output, f"{bad!r} at the terminal:\n{output[-3000:]}"
 
 
 def test_generate_then_load_twice_is_idempotent(tmp_path):

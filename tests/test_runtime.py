@@ -245,7 +245,7 @@ def test_a_users_own_prefect_api_is_left_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key in list(os.environ):
-        if key.startswith("PREFECT_"):
+        if key.startswith("PREFECT_") or key in runtime.EPHEMERAL_SETTINGS:
             monkeypatch.delenv(key)
     user_home = tmp_path / "user-prefect"
     user_home.mkdir()

@@ -56,6 +56,10 @@ EPHEMERAL_SETTINGS: Mapping[str, str] = {
     # Anonymous usage telemetry: with no network it logs "Failed to send telemetry", and its
     # first write races the API for the SQLite lock ("database is locked" traceback).
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # The client's own telemetry (Prefect 3.8): at a terminal its first run prints a three-line
+    # usage-data notice into the command's output, then sends events in the background. The
+    # server's analytics are off above; this is the client's switch (a user's own value wins).
+    "DO_NOT_TRACK": "1",
     # Block auto-registration imports every installed Prefect integration at server start
     # (prefect-dbt imports all of dbt: 1.5-3 s) to register block types no flow here uses.
     # Both switches are needed: the memoizing wrapper imports the integrations by itself.
