@@ -127,8 +127,11 @@ def load(
     path = _prepare(warehouse or _default_warehouse())
     from flows.load import load_flow
 
-    summary = load_flow(path, str(raw_dir))
-    print_load(_console(), summary, path)
+    console = _console()
+    # a spinner at a terminal (nothing otherwise): tens of millions of rows take a while
+    with console.status(f"Loading {raw_dir}, then parsing the new events…"):
+        summary = load_flow(path, str(raw_dir))
+    print_load(console, summary, path)
 
 
 @app.command()
