@@ -83,3 +83,30 @@
         when {{ parse_integer(raw) }} > 0 then {{ parse_integer(raw) }}
     end
 {%- endmacro %}
+
+{#
+  A fingerprint of the rules base_marketplace_events parses events with: the parse macros as
+  they render for this adapter, and the model's own code. Each staged row records it
+  (parse_rules); a change to the rules makes the rows parsed by the old ones stale.
+#}
+{% macro event_parse_rules() -%}
+    {{- return(local_md5(
+        parse_timestamptz('v') ~ '|' ~ event_quantity('v') ~ '|' ~ parse_decimal('v') ~ '|'
+        ~ is_blank('v') ~ '|' ~ model.raw_code
+    )) -}}
+{%- endmacro %}
+
+{#
+  Pre-hook of base_marketplace_events: drop the rows parsed by other rules (or by a version
+  that did not record its rules), so that the incremental run parses their files again.
+#}
+{% macro delete_events_parsed_by_other_rules() -%}
+    {%- if is_incremental() -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- if 'parse_rules' in columns -%}
+            delete from {{ this }} where parse_rules is distinct from '{{ event_parse_rules() }}'
+        {%- else -%}
+            delete from {{ this }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -78,6 +78,39 @@ def test_stage_parses_new_rows_once_and_keeps_raw_text_only_where_it_fails(
     assert bad == ("ev_new2", None, None, None, "2026-11-02T10:00:00", "0", "ten")
 
 
+def test_rows_parsed_by_other_rules_are_parsed_again(tmp_path: Path, raw: Path) -> None:
+    """An upgrade that changes the parse rules must not leave rows parsed the old way."""
+    warehouse = tmp_path / "w.duckdb"
+    pipeline.load(warehouse, raw)
+    pipeline.stage(warehouse)
+    rules = one(warehouse, "select min(parse_rules) from staging.base_marketplace_events")
+    assert rules == one(warehouse, "select max(parse_rules) from staging.base_marketplace_events")
+    total = one(warehouse, "select count(*) from staging.base_marketplace_events")
+    con = duckdb.connect(str(warehouse))
+    stale_file = con.execute("select min(source_file_id) from staging.base_marketplace_events")
+    stale_file = stale_file.fetchone()[0]
+    # as if the rows of one file had been parsed by an earlier version, and wrongly
+    con.execute("update staging.base_marketplace_events set parse_rules = 'older', "
+                "quantity = 999 where source_file_id = ?", [stale_file])
+    con.close()
+
+    pipeline.stage(warehouse)
+
+    assert one(warehouse, "select count(*) from staging.base_marketplace_events") == total
+    assert one(warehouse, "select count(*) from staging.base_marketplace_events "
+                          "where parse_rules <> '" + rules + "' or quantity = 999") == 0
+
+    # a warehouse staged before rows recorded their rules: everything is parsed again
+    con = duckdb.connect(str(warehouse))
+    con.execute("alter table staging.base_marketplace_events drop column parse_rules")
+    con.execute("update staging.base_marketplace_events set quantity = 999")
+    con.close()
+    pipeline.stage(warehouse)
+    assert one(warehouse, "select count(*) from staging.base_marketplace_events "
+                          f"where parse_rules = '{rules}' and quantity is distinct from 999"
+               ) == total
+
+
 def test_staging_follows_retracted_files_and_the_close_stages_what_load_did_not(
     tmp_path: Path, raw: Path
 ) -> None:

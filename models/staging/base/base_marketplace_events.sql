@@ -1,11 +1,18 @@
-{{ config(materialized='incremental', on_schema_change='sync_all_columns') }}
+{{ config(
+    materialized='incremental',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ delete_events_parsed_by_other_rules() }}",
+) }}
 {#
   Every raw event row ever loaded, parsed once in its life.
   Grain: one row per raw.marketplace_events row (source_file_id, row_number), whether its file is
   active now or not (stg_marketplace_events keeps the active ones).
 
   Incremental: raw rows are never changed or deleted (a retracted file only becomes inactive),
-  so a run only parses the rows of files it has not seen. `billing load` runs this model right
+  so a run only parses the rows of files it has not seen. Each row records the fingerprint of
+  the rules that parsed it (parse_rules: the parse macros and this model's code); when they
+  change (an upgrade), a pre-hook deletes the rows parsed by the old rules and this run parses
+  their files again. `billing load` runs this model right
   after loading, so a close finds its events parsed: tens of millions of timestamps, quantities
   and amounts are parsed at load, once, not at every close.
 
@@ -55,5 +62,6 @@ select
     case when quantity is null then quantity_text end as quantity_unparsed,
     case
         when amount is null and not {{ is_blank('amount_text') }} then amount_text
-    end as amount_unparsed
+    end as amount_unparsed,
+    '{{ event_parse_rules() }}' as parse_rules
 from parsed
