@@ -288,9 +288,11 @@ class _Run:
         """Feed due rows to ``concurrency`` workers; each owns a one-connection client (a
         shared httpx pool costs more CPU per request as it grows), so at most
         ``concurrency`` requests are in flight."""
+        # The call sends what falls due until the end of its `wait` window, nothing later: a row
+        # that failed in this call is due again after its backoff, so without a wait it stays
+        # pending for the next call even when the call was busy past that backoff.
         started = time.monotonic()
-        started_at = datetime.now(UTC)
-        deadline = started + self.wait
+        window_end = datetime.now(UTC) + timedelta(seconds=self.wait)
         batch_size = max(256, self.concurrency * 16)
         # One TLS context for all workers: building one per client costs ~40 ms each.
         tls = httpx.create_ssl_context()
@@ -324,22 +326,16 @@ class _Run:
                 if queue.qsize() < batch_size // 2 and now_mono - last_empty_fetch >= 0.05:
                     busy.difference_update(r.webhook_id for r in self.results)
                     self.flush()
-                    # once `wait` is over, only what was due when the call started: a row
-                    # that failed in this call is not retried at once because its short
-                    # backoff ran out while the call was busy
-                    due_by = None if now_mono < deadline else started_at
-                    batch = self.fetch_due(batch_size, busy, due_by)
+                    batch = self.fetch_due(batch_size, busy, min(datetime.now(UTC), window_end))
                     for due in batch:
                         busy.add(due.webhook_id)
                         queue.put_nowait(due)
                     last_empty_fetch = now_mono if not batch else -1.0
                 if not busy:
                     next_due = self.next_due_at()
-                    if next_due is None:
+                    if next_due is None or next_due > window_end:
                         break
                     sleep = (next_due - datetime.now(UTC)).total_seconds()
-                    if sleep > deadline - time.monotonic():
-                        break
                     await asyncio.sleep(max(sleep, 0.0))
                     last_empty_fetch = -1.0
                     continue
