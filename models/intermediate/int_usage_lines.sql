@@ -80,7 +80,8 @@ graduated_lines as (
         cast(null as {{ money_unrounded_type() }}) as base_amount,
         case when v.units_before <= t.tier_from then t.flat_fee else 0 end as flat_fee,
         v.event_count,
-        cast(greatest(v.units_before, t.tier_from) + 1 as bigint) as first_unit
+        cast(greatest(v.units_before, t.tier_from) + 1 as bigint) as first_unit,
+        t.unit_price
     from version_totals as v
     inner join tiers as t
         on t.price_id = v.price_id
@@ -92,13 +93,19 @@ graduated_lines as (
 
 graduated_amounts as (
     select
-        g.*,
-        cast(g.units * t.unit_price + g.flat_fee as {{ money_unrounded_type() }}) as amount
-    from graduated_lines as g
-    inner join tiers as t
-        on t.price_id = g.price_id
-        and t.valid_from = g.price_valid_from
-        and t.tier_from = g.tier_from
+        entity_id,
+        period,
+        price_id,
+        price_valid_from,
+        tier_from,
+        units,
+        packages,
+        base_amount,
+        flat_fee,
+        event_count,
+        first_unit,
+        cast(units * unit_price + flat_fee as {{ money_unrounded_type() }}) as amount
+    from graduated_lines
 ),
 
 volume_lines as (
