@@ -17,7 +17,7 @@ a sort and into Python than the rest of the row together). The kernel sees integ
 the kept rows get their event, entity and user ids and period back in one join at the end.
 
 Memory: candidates are read in one sorted stream, cut at entity boundaries into chunks of about
-CHUNK_ROWS rows (`billing.ordering.chunks_by`); only the kept rows (those that drew or are
+CHUNK_ROWS rows (`billing.chunking.chunks_by`); only the kept rows (those that drew or are
 overages) are held until the end.
 """
 
@@ -62,8 +62,8 @@ def kept(result, events):
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    from billing.chunking import chunks_by
     from billing.drawdown import draw_down
-    from billing.ordering import chunks_by
 
     candidates = dbt.ref("int_credit_draw_candidates")
     billable = dbt.ref("int_billable_events")

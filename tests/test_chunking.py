@@ -1,4 +1,4 @@
-"""billing.ordering.chunks_by: a sorted stream cut into chunks that never split a key."""
+"""billing.chunking.chunks_by: a sorted stream cut into chunks that never split a key."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.ordering import chunks_by
+from billing.chunking import chunks_by
 
 
 def batches(keys: list[int], size: int) -> list[pa.RecordBatch]:
