@@ -166,6 +166,12 @@ def hand_scenarios() -> Raw:
     raw.event("m1_1", "e_m1", "u_multi", "2026-10-02T00:00:00Z", "20.00")
     raw.event("m2_1", "e_m2", "u_multi", "2026-10-02T00:00:00Z", "20.00")
     raw.event("m2_2", "e_m2", "u_multi", "2026-10-03T00:00:00Z", "20.00")
+    # Two events of one entity at the same instant, given in the opposite order of their ids.
+    raw.entity("e_same")
+    raw.member("e_same", "u1")
+    raw.lot("ps", "e_same", "10.00", "2026-10-01T00:00:00Z", "2027-10-01T00:00:00Z")
+    raw.event("same_b", "e_same", "u1", "2026-10-03T12:00:00Z", "8.00")
+    raw.event("same_a", "e_same", "u1", "2026-10-03T12:00:00Z", "8.00")
     return raw
 
 
@@ -595,3 +601,13 @@ def test_seat_stretches_match_a_reference_implementation(
 
 def iso_from(base: datetime, hour: int) -> str:
     return (base + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_events_at_one_instant_draw_in_event_id_order(built) -> None:
+    """The contract orders events by (occurred_at, event_id): same_a draws first even though
+    same_b comes first in the file and both share the instant."""
+    path, _ = built
+    assert credits_of(path, "e_same") == {
+        "same_a": (Decimal("8.00"), Decimal("0.00"), False),
+        "same_b": (Decimal("2.00"), Decimal("6.00"), False),
+    }
