@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 PERIOD_AS_OF = "T12:00:00Z"
+PHASES = ("generate", "floor", "load", "close", "pdf", "webhooks")
 
 
 def floor_sql(raw: Path) -> str:
@@ -191,14 +192,19 @@ def run_phase(phase: str, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, action="append", help="repeatable")
-    parser.add_argument("--entities", type=int, default=5000)
-    parser.add_argument("--months", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--period", default="2026-10")
-    parser.add_argument("--workdir", default=str(ROOT / "data" / "bench"))
+    parser.add_argument("--events", type=int, action="append",
+                        help="events to generate and close; repeat for several sizes (default 1M)")
+    parser.add_argument("--entities", type=int, default=5000,
+                        help="billing entities (capped at events/200 for small runs)")
+    parser.add_argument("--months", type=int, default=1,
+                        help="months of events to generate, ending with --period")
+    parser.add_argument("--seed", type=int, default=7, help="generator seed (same seed, same data)")
+    parser.add_argument("--period", default="2026-10", help="the period to close, YYYY-MM")
+    parser.add_argument("--workdir", default=str(ROOT / "data" / "bench"),
+                        help="where generated data and warehouses go (one folder per size)")
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 8GB")
-    parser.add_argument("--skip", action="append", default=[], help="phase to skip")
+    parser.add_argument("--skip", action="append", default=[], choices=PHASES,
+                        help="phase to skip; repeatable")
     parser.add_argument("--no-record", action="store_true", help="do not append to docs")
     parser.add_argument("--record", action="store_true", help="append to docs even with --quick")
     parser.add_argument("--quick", action="store_true",
@@ -234,7 +240,7 @@ def main() -> None:
         ns = argparse.Namespace(**vars(args))
         ns.events, ns.raw, ns.warehouse = size, str(work / "raw"), str(work / "w.duckdb")
         ns.entities = min(args.entities, max(10, size // 200))
-        for phase in ("generate", "floor", "load", "close", "pdf", "webhooks"):
+        for phase in PHASES:
             if phase in args.skip or (phase == "generate" and reuse):
                 continue
             figures = run_phase(phase, ns)
