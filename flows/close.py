@@ -85,6 +85,7 @@ def run_close(
         report.phases = timer.phases
         return report
     with timer.phase("finalization"):
+        pipeline.check_period_ended(warehouse, period, as_of=when)
         report.close_run_id = pipeline.start_run(warehouse, period)
         for p in pipeline.periods_to_close(warehouse, period):
             report.closed.append(call(finalize_task, warehouse, p, report.close_run_id, when))

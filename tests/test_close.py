@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
+from billing.errors import CloseError
 from billing.paths import pdf_dir, warehouse_home
 from flows.close import run_close
 
@@ -167,6 +168,33 @@ def test_close_again_changes_nothing(closed, tmp_path):
     assert all(c.already_closed for c in report.closed)
     assert snapshot(warehouse) == before
     assert {p: p.read_bytes() for p in warehouse_home(warehouse).rglob("*.pdf")} == pdfs
+
+
+def test_a_period_that_has_not_ended_everywhere_is_not_closed(closed, tmp_path):
+    # 2026-12-01T02:00Z: November has ended in Tokyo (2026-11-30T15:00Z) and Paris (23:00Z)
+    # but not in New York (2026-12-01T05:00Z): its seats and events are not all known yet.
+    warehouse, raw = clone(closed, tmp_path)
+    before = snapshot(warehouse)
+    with pytest.raises(CloseError) as refused:
+        run_close(str(warehouse), "2026-11", raw_dir=str(raw), as_of="2026-12-01T02:00:00Z",
+                  progress=False)
+    message = str(refused.value)
+    assert "2026-11 has not ended" in message
+    assert "ent_us (America/New_York)" in message and "2026-12-01T05:00:00Z" in message
+    assert snapshot(warehouse) == before
+    # the same close once New York's November is over (the end itself counts as ended)
+    report = run_close(str(warehouse), "2026-11", raw_dir=str(raw),
+                       as_of="2026-12-01T05:00:00Z", skip_pdf=True, progress=False)
+    assert [c.period for c in report.closed] == ["2026-11"]
+
+
+def test_a_draft_of_a_running_period_is_allowed(tmp_path):
+    raw = copy_raw(tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    run_close(str(warehouse), "2026-11", raw_dir=str(raw), draft=True, as_of=AS_OF,
+              progress=False)
+    assert q(warehouse, "select count(*) from billing.period_closes")[0][0] == 0
+    assert q(warehouse, "select count(*) from invoices where period = '2026-11'")[0][0] > 0
 
 
 def test_draft_finalizes_nothing(tmp_path):

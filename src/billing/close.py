@@ -14,6 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -43,6 +44,34 @@ def check_period(period: str) -> str:
     if not PERIOD_RE.match(period or ""):
         raise CloseError(f"period must look like YYYY-MM (e.g. 2026-10), got {period!r}")
     return period
+
+
+def period_end(period: str, timezone: str) -> datetime:
+    """The instant a period ends in a timezone: local midnight of the next month's 1st, in UTC."""
+    year, month = map(int, period.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def check_period_ended(con: duckdb.DuckDBPyConnection, period: str, as_of: datetime) -> None:
+    """Refuse to finalize a period that has not ended, in every entity's timezone, by ``as_of``.
+
+    Seats are billed in arrears and a finalized invoice never changes, so a month still running
+    (or still to come) can be shown as a draft but not closed. The period must have ended for
+    the entity whose local midnight comes last (with no entities: in UTC).
+    """
+    rows = con.execute("select entity_id, timezone from staging.stg_entities").fetchall()
+    ends = [(period_end(period, tz), entity_id, tz) for entity_id, tz in rows] or [
+        (period_end(period, "UTC"), None, "UTC")
+    ]
+    end, entity_id, tz = max(ends, key=lambda e: e[0])
+    if as_of < end:
+        whose = f" for entity {entity_id} ({tz})" if entity_id else ""
+        raise CloseError(
+            f"period {period} has not ended yet: it ends at {end:%Y-%m-%dT%H:%M:%SZ}{whose}, "
+            f"after the close's as-of {as_of:%Y-%m-%dT%H:%M:%SZ}; nothing was finalized "
+            f"(--draft shows its draft invoices)"
+        )
 
 
 @dataclass

@@ -112,6 +112,11 @@ def build(warehouse: Path | str, *, through_period: str, as_of: datetime, quiet:
     return run_dbt(CLOSE_BUILD, warehouse, vars=dbt_vars, quiet=quiet)
 
 
+def check_period_ended(warehouse: Path | str, period: str, *, as_of: datetime) -> None:
+    with opened(warehouse) as con:
+        closing.check_period_ended(con, period, as_of)
+
+
 def start_run(warehouse: Path | str, period: str) -> str:
     with opened(warehouse) as con:
         return closing.start_close_run(con, period, draft=False)
