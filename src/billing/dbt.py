@@ -128,7 +128,8 @@ def run_dbt(
     The warehouse path reaches profiles.yml through BILLING_WAREHOUSE. ``target_path`` keeps
     concurrent callers apart (default: ``<warehouse>_files/dbt/target``); dbt's log goes to
     ``logs`` beside it unless ``args`` has ``--log-path``. Progress and failures are written to
-    ``stream`` (default stderr) unless ``quiet``. Raises :class:`DbtError` (a BillingError with a
+    ``stream`` (default stdout, as dbt's own CLI does: stderr stays for the command's one-line
+    reason when it fails) unless ``quiet``. Raises :class:`DbtError` (a BillingError with a
     one-line reason) on failure unless ``raise_on_failure`` is false. ``project_dir`` (default:
     this repository) must hold both dbt_project.yml and profiles.yml.
     """
@@ -150,7 +151,7 @@ def run_dbt(
     if vars:
         cmd += ["--vars", json.dumps(vars)]
 
-    reporter = Reporter(command, stream=stream or sys.stderr, quiet=quiet)
+    reporter = Reporter(command, stream=stream or sys.stdout, quiet=quiet)
     started = time.perf_counter()
     manifest = None
     parse_seconds = 0.0
