@@ -43,6 +43,7 @@ from billing.webhooks import (
 )
 from billing.webhooks.deliver import backoff_delay, parse_retry_after
 from billing.webhooks.receiver import Receiver, ReceiverThread, Reply
+from billing.webhooks.settings import check_url
 
 NASTY = 'Zoë "quoted" \\back\\slash\nnew line\t</script><script>alert(1)</script> \u2028 {{ x }}'
 FAST = {"base_backoff": 0.02, "max_backoff": 0.1, "timeout": 2.0}
@@ -568,6 +569,35 @@ def test_deliver_checks_its_arguments(
         deliver(con, "http://127.0.0.1:9/x", None)
     with pytest.raises(BillingError, match="concurrency"):
         deliver(con, "http://127.0.0.1:9/x", secret, concurrency=0)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("not-a-url", "expected http"),
+        ("ftp://example.com/x", "expected http"),
+        ("http://exa mple.com/h", "blank"),
+        ("http://example.com/a b", "blank"),
+        ("http://example.com:99999/h", "port"),
+        ("http://example.com:0/h", "port"),
+        ("http://example.com:http/h", "port"),
+        ("http://exa%20mple.com/h", "bad host"),
+        ("http://-bad-.example/h", "bad host"),
+    ],
+)
+def test_a_bad_url_is_refused_before_anything_is_sent(url: str, reason: str) -> None:
+    with pytest.raises(BillingError, match=reason) as refused:
+        check_url(url)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/hooks", "https://hooks.example.com/billing?x=1", "http://[::1]:9/x",
+     "http://svc_webhooks:8000/in", "https://bücher.example/hook", "http://u:p@host.example/x"],
+)
+def test_good_urls_pass(url: str) -> None:
+    assert check_url(url) == url
 
 
 def test_due_time_is_respected(

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,19 +33,52 @@ class WebhookSettings:
 def redact_url(url: str) -> str:
     """The URL without credentials or query string, for messages and logs."""
     parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
+    netloc = parts.netloc.rpartition("@")[2]  # the port as given, even an invalid one
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+#: One DNS label (underscores allowed: internal service names use them).
+_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$")
+
+
 def check_url(url: str) -> str:
+    """An http(s) URL with a valid host and port and no blanks; else a one-line reason."""
+    shown = redact_url(url)
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise BillingError(
-            f"webhook URL {redact_url(url)!r} is not valid: expected http(s)://host[:port]/path"
+            f"webhook URL {shown!r} is not valid: expected http(s)://host[:port]/path"
         )
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise BillingError(
+            f"webhook URL {shown!r} is not valid: it holds a blank or control character "
+            f"(write a space in a path as %20)"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise BillingError(
+            f"webhook URL {shown!r} is not valid: the port must be a number from 1 to 65535"
+        )
+    if not _valid_host(parts.hostname):
+        raise BillingError(f"webhook URL {shown!r} is not valid: bad host {parts.hostname!r}")
     return url
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.rstrip(".").split(".")
+    return all(len(label) <= 63 and _LABEL.match(label) for label in labels)
 
 
 def webhook_settings(
