@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from billing.paths import warehouse_home
+
 FIXTURE = Path(__file__).parent / "fixtures" / "raw_basic"
 BILLING = str(Path(sys.executable).parent / "billing")
 COMMANDS = ["generate", "load", "close", "render", "deliver", "explain", "demo"]
@@ -80,6 +82,30 @@ def test_bad_period_is_one_line():
     assert proc.stderr.strip().startswith("error: period must look like YYYY-MM")
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["close", "--period", "2026-10"], ["render", "--period", "2026-10"],
+     ["deliver", "--url", "http://127.0.0.1:9/x", "--secret", "whsec_" + "A" * 32]],
+)
+def test_a_missing_warehouse_is_one_line_and_not_created(command, tmp_path):
+    warehouse = tmp_path / "typo.duckdb"
+    proc = billing(*command, "--warehouse", str(warehouse))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"error: warehouse {warehouse} does not exist (create it with billing load --raw-dir "
+        f"DIR, or close with --raw-dir)"
+    ]
+    assert not warehouse.exists()
+
+
+def test_a_bad_webhook_url_is_one_line(tmp_path):
+    proc = billing("deliver", "--url", "http://exa mple.com/h", "--secret", "whsec_" + "A" * 32,
+                   "--warehouse", str(tmp_path / "w.duckdb"))
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "blank" in lines[0], proc.stderr
+
+
 def test_bad_memory_limit_is_one_line():
     proc = billing("close", "--period", "2026-10", "--memory-limit", "lots")
     assert proc.returncode != 0
@@ -108,6 +134,25 @@ def test_close_from_the_shell_is_clean_and_timed(closed_by_cli):
     assert "Time per phase" in proc.stdout
     for phase in ("load", "rating", "finalization", "webhooks", "pdfs"):
         assert phase in proc.stdout
+
+
+def test_closing_a_month_still_running_is_refused_in_one_line(closed_by_cli, tmp_path):
+    _, closed = closed_by_cli
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(closed, warehouse)
+    shutil.copytree(warehouse_home(closed), warehouse_home(warehouse))
+    proc = billing("close", "--period", "2026-12", "--warehouse", str(warehouse),
+                   "--as-of", "2026-11-24T12:00:00Z", "--skip-pdf")
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: period 2026-12 has not ended yet"), lines[0]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        closes = con.execute("select max(period) from billing.period_closes").fetchone()[0]
+    finally:
+        con.close()
+    assert closes == "2026-10"
 
 
 def test_explain_shows_lines_and_evidence(closed_by_cli):

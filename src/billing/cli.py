@@ -38,6 +38,16 @@ def _default_warehouse() -> Path:
     return DEFAULT_WAREHOUSE
 
 
+def _existing(warehouse: Path) -> Path:
+    """A warehouse a command reads must exist: a mistyped path is an error, not an empty file."""
+    if not warehouse.expanduser().is_file():
+        raise BillingError(
+            f"warehouse {warehouse} does not exist (create it with billing load --raw-dir DIR, "
+            f"or close with --raw-dir)"
+        )
+    return warehouse
+
+
 def _console():
     from rich.console import Console
 
@@ -168,7 +178,8 @@ def close(
     if memory_limit:
         # profiles.yml reads it when dbt opens the warehouse
         os.environ["BILLING_DUCKDB_MEMORY_LIMIT"] = check_memory_limit(memory_limit)
-    path = _prepare(warehouse or _default_warehouse())
+    chosen = warehouse or _default_warehouse()
+    path = _prepare(chosen if raw_dir else _existing(chosen))
     from flows.close import close_flow
 
     report = close_flow(
@@ -187,7 +198,7 @@ def render(
     from billing.paths import pdf_dir
 
     check_period(period)
-    path = _prepare(warehouse or _default_warehouse())
+    path = _prepare(_existing(warehouse or _default_warehouse()))
     from flows.render import render_flow
 
     count = render_flow(path, period)
@@ -222,13 +233,16 @@ def deliver(
 ) -> None:
     """Send the pending webhooks (Standard Webhooks signatures, retries with backoff)."""
     from billing.report import print_delivery
+    from billing.webhooks.settings import check_url
 
     if dry_run is None and (not url or not secret):
         raise BillingError(
             "deliver needs --url and --secret (or BILLING_WEBHOOK_URL and "
             "BILLING_WEBHOOK_SECRET), or --dry-run DIR"
         )
-    path = _prepare(warehouse or _default_warehouse())
+    if url:
+        check_url(url)
+    path = _prepare(_existing(warehouse or _default_warehouse()))
     from flows.deliver import deliver_flow
 
     # The URL and secret travel through the environment, never as flow parameters: Prefect
