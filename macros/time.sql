@@ -25,15 +25,16 @@
 {% macro spark__period_of(ts, tz) -%}date_format({{ to_local(ts, tz) }}, 'yyyy-MM'){%- endmacro %}
 
 {#
-  Parse an ISO-8601 timestamp that must carry an offset (+02:00, +0200, Z); anything else,
-  including a timestamp without an offset, gives null.
+  Parse an ISO-8601 timestamp that must carry an offset (+02:00, +0200, Z) from -18:00 to
+  +18:00 with minutes 00-59; anything else, including a timestamp without an offset or with an
+  impossible one (+25:00, +02:99), gives null.
 #}
 {% macro parse_timestamptz(raw) -%}
     {{ return(adapter.dispatch('parse_timestamptz', 'billing_warehouse')(raw)) }}
 {%- endmacro %}
 {% macro duckdb__parse_timestamptz(raw) -%}
     case
-        when regexp_matches(trim({{ raw }}), '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$')
+        when regexp_matches(trim({{ raw }}), '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-](0\d|1[0-7])(:?[0-5]\d)?|[+-]18(:?00)?)$')
         then try_cast(trim({{ raw }}) as timestamptz)
     end
 {%- endmacro %}

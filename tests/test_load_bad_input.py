@@ -139,6 +139,12 @@ CASES: dict[str, tuple[Mutation, tuple[str, int | None, str]]] = {
         ("subscription_changes.csv", 2,
          'effective_at "2026-09-15T12:00:00" has no UTC offset (write e.g. +02:00 or Z)'),
     ),
+    "impossible_utc_offset": (
+        set_cell("subscription_changes.csv", 2, "effective_at", "2026-09-15T12:00:00+25:00"),
+        ("subscription_changes.csv", 2,
+         'effective_at "2026-09-15T12:00:00+25:00" has an impossible UTC offset '
+         "(from -18:00 to +18:00)"),
+    ),
     "non_integer_seats": (
         set_cell("subscription_changes.csv", 3, "seats", "2.5"),
         ("subscription_changes.csv", 3, 'seats "2.5" is not an integer'),

@@ -141,3 +141,33 @@ def test_staging_follows_retracted_files_and_the_close_stages_what_load_did_not(
                    as_of=datetime(2026, 11, 1, 12, tzinfo=UTC), quiet=True)
     assert one(warehouse, "select quantity from main.rated_events "
                           "where event_id = 'ev_late'") == 2
+
+
+def test_timestamps_parse_only_with_a_possible_utc_offset(tmp_path: Path, raw: Path) -> None:
+    # offsets run from -18:00 to +18:00 with minutes 00-59; +25:00 or +02:99 is a typo, not an
+    # instant (DuckDB alone would read them as 25 hours or 3h39 east of UTC)
+    cases = {
+        "ts_plus_0545": ("2026-10-02T10:00:00+05:45", "2026-10-02T04:15:00+00:00"),
+        "ts_minus_0930": ("2026-10-02T10:00:00-0930", "2026-10-02T19:30:00+00:00"),
+        "ts_plus_14": ("2026-10-02T10:00:00+14", "2026-10-01T20:00:00+00:00"),
+        "ts_minus_18": ("2026-10-02T10:00:00-18:00", "2026-10-03T04:00:00+00:00"),
+        "ts_plus_25": ("2026-10-02T10:00:00+25:00", None),
+        "ts_plus_0299": ("2026-10-02T10:00:00+02:99", None),
+        "ts_plus_1830": ("2026-10-02T10:00:00+18:30", None),
+        "ts_no_offset": ("2026-10-02T10:00:00", None),
+    }
+    (raw / "marketplace_events" / "2026-10-offsets.csv").write_text(
+        HEADER
+        + "".join(f"{k},ent_us,u_alice,message_sent,{ts},,\n" for k, (ts, _) in cases.items())
+    )
+    warehouse = tmp_path / "w.duckdb"
+    pipeline.load(warehouse, raw)
+    pipeline.stage(warehouse)
+    parsed = dict(rows(
+        warehouse,
+        "select event_id, occurred_at from staging.stg_marketplace_events "
+        "where event_id like 'ts_%'",
+    ))
+    assert {k: v.astimezone(UTC).isoformat() if v else None for k, v in parsed.items()} == {
+        k: want for k, (_, want) in cases.items()
+    }

@@ -41,7 +41,12 @@ PRORATIONS = ("daily", "second")
 # Value kinds. Each maps to (SQL predicate true when the trimmed value `v` is INVALID, rule).
 _DECIMAL_RE = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?"  # as macro parse_decimal
 _INTEGER_RE = r"[+-]?\d{1,18}(\.0*)?"  # as macro parse_integer
-_TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)"
+# a UTC offset from -18:00 to +18:00 with minutes 00-59 (as macro parse_timestamptz)
+_TIMESTAMP_RE = (
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+    r"(Z|z|[+-](0\d|1[0-7])(:?[0-5]\d)?|[+-]18(:?00)?)"
+)
+_ANY_OFFSET_TS_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}(:?\d{2})?"
 _LOCAL_TS_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
 
 
@@ -290,6 +295,9 @@ def _kind_rule(kind: str, name: str, cell: str) -> str | None:
         "timestamp": (
             f"case when regexp_full_match({v}, '{_LOCAL_TS_RE}') "
             f"then {shown} || ' has no UTC offset (write e.g. +02:00 or Z)' "
+            f"when regexp_full_match({v}, '{_ANY_OFFSET_TS_RE}') "
+            f"and not regexp_full_match({v}, '{_TIMESTAMP_RE}') "
+            f"then {shown} || ' has an impossible UTC offset (from -18:00 to +18:00)' "
             f"when not regexp_full_match({v}, '{_TIMESTAMP_RE}') "
             f"or try_cast({v} as timestamptz) is null "
             f"then {shown} || ' is not an ISO-8601 timestamp with an offset' end"
