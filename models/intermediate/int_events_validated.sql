@@ -192,6 +192,9 @@ select
         when quantity is null then 'invalid_quantity'
         when amount_unparsed is not null then 'invalid_amount'
         when amount is null and model = 'percentage' then 'invalid_amount'
+        -- amount x percent (percent <= 1) must fit the 14 integer digits a decimal(38,24)
+        -- product holds: 100 trillion units of the currency
+        when model = 'percentage' and abs(amount) >= 100000000000000 then 'invalid_amount'
         when known_entity_id is null then 'unknown_entity'
         when known_user_id is null then 'unknown_user'
         when member_user_id is null then 'user_not_in_entity'
