@@ -171,3 +171,47 @@ def test_timestamps_parse_only_with_a_possible_utc_offset(tmp_path: Path, raw: P
     assert {k: v.astimezone(UTC).isoformat() if v else None for k, v in parsed.items()} == {
         k: want for k, (_, want) in cases.items()
     }
+
+
+def test_first_loaded_is_per_row_so_an_appended_row_does_not_jump_the_queue(
+    tmp_path: Path, raw: Path
+) -> None:
+    """The contract: "the first one loaded stands". A row appended to an old file in a later
+    load counts from that later load; a row corrected in place keeps its place."""
+    events = raw / "marketplace_events"
+    z = events / "z-old.csv"
+    z.write_text(HEADER + "keep1,ent_us,u_alice,message_sent,2026-10-02T10:00:00Z,1,\n")
+    warehouse = tmp_path / "w.duckdb"
+    as_of = datetime(2026, 11, 15, tzinfo=UTC)
+
+    def load_and_build() -> None:
+        pipeline.load(warehouse, raw)
+        pipeline.build(warehouse, through_period="2026-10", as_of=as_of, quiet=True)
+
+    load_and_build()  # load 1: z-old.csv
+    (events / "a-new.csv").write_text(
+        HEADER + "dup7,ent_us,u_alice,message_sent,2026-10-03T10:00:00Z,1,\n"
+    )
+    load_and_build()  # load 2: a-new.csv brings dup7 (quantity 1)
+    z.write_text(z.read_text() + "dup7,ent_us,u_alice,message_sent,2026-10-03T10:00:00Z,2,\n")
+    load_and_build()  # load 3: dup7 appended to the older file, with another quantity
+
+    assert rows(warehouse, "select event_id, quantity from rated_events "
+                           "where event_id in ('dup7', 'keep1') order by event_id") == [
+        ("dup7", 1), ("keep1", 1)]
+    assert rows(warehouse, "select event_id, reason, source_file from rejected_events "
+                           "where event_id = 'dup7'") == [
+        ("dup7", "conflicting_duplicate", "marketplace_events/z-old.csv")]
+    loaded = dict(rows(warehouse, "select event_id || '@' || source_file, first_load_id "
+                                  "from staging.stg_marketplace_events "
+                                  "where event_id in ('dup7', 'keep1')"))
+    assert loaded == {"keep1@marketplace_events/z-old.csv": 1,
+                      "dup7@marketplace_events/a-new.csv": 2,
+                      "dup7@marketplace_events/z-old.csv": 3}
+
+    # load 4: keep1 corrected in place (quantity 1 -> 5) is a correction, not a later copy
+    z.write_text(z.read_text().replace("10:00:00Z,1,\n", "10:00:00Z,5,\n", 1))
+    load_and_build()
+    assert rows(warehouse, "select quantity from rated_events where event_id = 'keep1'") == [(5,)]
+    assert rows(warehouse, "select count(*) from rejected_events where event_id = 'keep1'") == [
+        (0,)]

@@ -16,6 +16,10 @@
   after loading, so a close finds its events parsed: tens of millions of timestamps, quantities
   and amounts are parsed at load, once, not at every close.
 
+  first_load_id: the load that first put the row's event_id at its path (raw_dir, rel_path):
+  the load of this file version, or of an earlier version of the same path that held the same
+  event_id. "The first one loaded stands" orders copies of an event by it.
+
   Parsed columns are null when the raw value is invalid; an empty quantity means 1. The raw text
   is kept only where it does not parse (`*_unparsed`, null otherwise): two copies of an event_id
   are compared on it, and the full raw row of a rejected event is read back from raw.
@@ -27,12 +31,41 @@ with raw_rows as (
     {% endif %}
 ),
 
+new_files as (
+    select file_id, raw_dir, rel_path, load_id
+    from {{ source('raw', 'source_files') }}
+    where file_id in (select distinct _file_id from raw_rows)
+),
+
+earlier_versions as (
+    -- the earlier versions of a new file's path (a changed file is loaded as a new version)
+    select n.file_id, v.file_id as version_file_id, v.load_id as version_load_id
+    from new_files as n
+    inner join {{ source('raw', 'source_files') }} as v
+        on v.raw_dir = n.raw_dir
+        and v.rel_path = n.rel_path
+        and v.file_id < n.file_id
+),
+
+ids_seen_before as (
+    -- event_ids the path held before this version, with the load that first put each there
+    select e.file_id, r.event_id, min(e.version_load_id) as first_load_id
+    from earlier_versions as e
+    inner join {{ source('raw', 'marketplace_events') }} as r
+        on r._file_id = e.version_file_id
+    group by e.file_id, r.event_id
+),
+
 parsed as (
     select
-        cast(_file_id as bigint) * 4294967296 + _row_number as event_key,
-        _file_id as source_file_id,
-        _row_number as row_number,
-        event_id,
+        cast(r._file_id as bigint) * 4294967296 + r._row_number as event_key,
+        r._file_id as source_file_id,
+        r._row_number as row_number,
+        -- "first loaded" is per row: the load that first put this event_id at this path. A row
+        -- appended to an old file counts from the load that added it; a row corrected in place
+        -- keeps its first load (a correction, not a later copy)
+        coalesce(s.first_load_id, n.load_id) as first_load_id,
+        r.event_id,
         entity_id,
         user_id,
         event_type,
@@ -44,13 +77,19 @@ parsed as (
         case
             when not {{ is_blank('amount') }} then {{ parse_decimal('amount') }}
         end as amount
-    from raw_rows
+    from raw_rows as r
+    inner join new_files as n
+        on n.file_id = r._file_id
+    left join ids_seen_before as s
+        on s.file_id = r._file_id
+        and s.event_id = r.event_id
 )
 
 select
     event_key,
     source_file_id,
     row_number,
+    first_load_id,
     event_id,
     entity_id,
     user_id,
