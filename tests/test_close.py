@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
+from billing import pipeline
 from billing.errors import CloseError
 from billing.paths import pdf_dir, warehouse_home
 from flows.close import run_close
@@ -195,6 +196,27 @@ def test_a_draft_of_a_running_period_is_allowed(tmp_path):
               progress=False)
     assert q(warehouse, "select count(*) from billing.period_closes")[0][0] == 0
     assert q(warehouse, "select count(*) from invoices where period = '2026-11'")[0][0] > 0
+
+
+def test_a_pdf_drawn_later_shows_the_customer_as_issued(tmp_path):
+    # close --skip-pdf, then the entity is renamed and moves, then `billing render`: the PDF is
+    # the invoice as issued, so it bills the name and address of the finalization
+    raw = copy_raw(tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    run_close(str(warehouse), "2026-09", raw_dir=str(raw), as_of=AS_OF, skip_pdf=True,
+              progress=False)
+    entities = raw / "entities.csv"
+    entities.write_text(entities.read_text().replace("Acme US Inc.", "Acme Renamed LLC")
+                        .replace("100 Main Street", "1 Elsewhere Road"))
+    pipeline.load(warehouse, raw)
+    assert q(warehouse, "select entity_name from staging.stg_entities "
+                        "where entity_id = 'ent_us'") == [("Acme Renamed LLC",)]
+    pipeline.render(warehouse, "2026-09", progress=False)
+    (path,) = q(warehouse, "select pdf_path from billing.issued_invoices "
+                           "where entity_id = 'ent_us' and period = '2026-09'")[0]
+    text = " ".join(page.extract_text() for page in PdfReader(path).pages)
+    assert "Acme US Inc." in text and "100 Main Street" in text
+    assert "Renamed" not in text and "Elsewhere" not in text
 
 
 def test_draft_finalizes_nothing(tmp_path):

@@ -226,6 +226,18 @@ def finalize_period(
             [period],
         )
         con.execute(
+            """
+            insert into billing.issued_bill_to (
+                invoice_id, entity_name, address, billing_email, country, timezone)
+            select i.invoice_id, e.entity_name, e.address, e.billing_email, e.country,
+                   e.timezone
+            from billing.issued_invoices as i
+            inner join staging.stg_entities as e on e.entity_id = i.entity_id
+            where i.period = ? and i.close_run_id = ?
+            """,
+            [period, close_run_id],
+        )
+        con.execute(
             "insert into billing.period_closes (period, close_run_id, closed_at) "
             "values (?, ?, ?)",
             [period, close_run_id, issued_at],

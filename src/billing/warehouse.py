@@ -106,6 +106,16 @@ _BOOTSTRAP = [
         unique (entity_id, invoice_seq),
         unique (entity_id, period)
     )""",
+    # Who an issued invoice is billed to, as the entity stood at finalization: a PDF drawn
+    # later (`billing render` after `close --skip-pdf`) shows the invoice as it was issued.
+    """create table if not exists billing.issued_bill_to (
+        invoice_id varchar primary key,
+        entity_name varchar,
+        address varchar,
+        billing_email varchar,
+        country varchar,
+        timezone varchar
+    )""",
     """create table if not exists billing.issued_invoice_lines (
         invoice_id varchar not null,
         line_number integer not null,

@@ -33,6 +33,18 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
     return {name for (name,) in rows}
 
 
+def issued_or_now(column: str, now: str) -> str:
+    """The customer's ``column`` as issued (``b``) when the invoice was issued, else ``now``."""
+    return f"case when b.invoice_id is not null then b.{column} else {now} end"
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()[0] > 0
+
+
 def _local_date(ts: datetime | None, zone: ZoneInfo) -> date | None:
     if ts is None:
         return None
@@ -64,15 +76,27 @@ def load_invoice_docs(con: duckdb.DuckDBPyConnection, invoice_ids: Sequence[str]
     if "tax_rate" in inv_cols:
         rate = "coalesce(i.tax_rate, e.tax_rate, 0)"
     tz = "e.timezone" if "timezone" in ent_cols else "'UTC'"
+    # an issued invoice shows its customer as at finalization (billing.issued_bill_to); a draft,
+    # or an invoice issued before that table existed, as the entity stands now
+    bill_to = "billing.issued_bill_to" if _has_table(con, "billing", "issued_bill_to") else (
+        "(select null::varchar as invoice_id, null::varchar as entity_name, null::varchar as "
+        "address, null::varchar as billing_email, null::varchar as country, "
+        "null::varchar as timezone)"
+    )
     invoices = con.execute(
         f"""
         select i.invoice_id, i.invoice_number, i.entity_id, i.organization_id, i.period,
                i.currency, i.status, i.subtotal, i.credits_applied, i.tax, i.total,
                i.issued_at, {due} as due_at, {rate} as tax_rate,
-               e.entity_id is not null as has_entity, e.entity_name, e.address,
-               e.billing_email, e.country, {tz} as timezone
+               e.entity_id is not null or b.invoice_id is not null as has_entity,
+               {issued_or_now("entity_name", "e.entity_name")},
+               {issued_or_now("address", "e.address")},
+               {issued_or_now("billing_email", "e.billing_email")},
+               {issued_or_now("country", "e.country")},
+               {issued_or_now("timezone", tz)} as timezone
         from main.invoices as i
         left join staging.stg_entities as e on e.entity_id = i.entity_id
+        left join {bill_to} as b on b.invoice_id = i.invoice_id
         where list_contains(?, i.invoice_id)
         """,
         [ids],
