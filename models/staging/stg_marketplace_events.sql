@@ -8,7 +8,7 @@ with parsed_rows as (
 ),
 
 active_files as (
-    select file_id, rel_path
+    select file_id, rel_path, load_id
     from {{ source('raw', 'source_files') }}
     where is_active
 ),
@@ -33,10 +33,10 @@ select
     p.source_file_id,
     f.rel_path as source_file,
     p.row_number,
-    p.first_load_id,
+    coalesce(p.prior_first_load_id, f.load_id) as first_load_id,
     l.started_at as loaded_at
 from parsed_rows as p
 inner join active_files as f
     on f.file_id = p.source_file_id
 left join loads as l
-    on l.load_id = p.first_load_id
+    on l.load_id = coalesce(p.prior_first_load_id, f.load_id)

@@ -16,25 +16,29 @@
   after loading, so a close finds its events parsed: tens of millions of timestamps, quantities
   and amounts are parsed at load, once, not at every close.
 
-  first_load_id: the load that first put the row's event_id at its path (raw_dir, rel_path):
-  the load of this file version, or of an earlier version of the same path that held the same
-  event_id. "The first one loaded stands" orders copies of an event by it.
+  prior_first_load_id: when an earlier version of the row's path (raw_dir, rel_path) held the
+  same event_id, the load that first put it there; null when this version brought it.
+  stg_marketplace_events turns it into first_load_id, which orders "the first one loaded
+  stands". Only changed files have earlier versions, so the lookup is small.
 
   Parsed columns are null when the raw value is invalid; an empty quantity means 1. The raw text
   is kept only where it does not parse (`*_unparsed`, null otherwise): two copies of an event_id
   are compared on it, and the full raw row of a rejected event is read back from raw.
 #}
-with raw_rows as (
-    select * from {{ source('raw', 'marketplace_events') }}
+with new_files as (
+    -- event files (versions) not parsed yet; raw rows are read once, below (a CTE read twice
+    -- would be materialized: every new raw row held in memory)
+    select file_id, raw_dir, rel_path, load_id
+    from {{ source('raw', 'source_files') }}
+    where table_name = 'marketplace_events'
     {% if is_incremental() %}
-    where _file_id not in (select distinct source_file_id from {{ this }})
+        and file_id not in (select distinct source_file_id from {{ this }})
     {% endif %}
 ),
 
-new_files as (
-    select file_id, raw_dir, rel_path, load_id
-    from {{ source('raw', 'source_files') }}
-    where file_id in (select distinct _file_id from raw_rows)
+raw_rows as (
+    select * from {{ source('raw', 'marketplace_events') }}
+    where _file_id in (select file_id from new_files)
 ),
 
 earlier_versions as (
@@ -63,8 +67,9 @@ parsed as (
         r._row_number as row_number,
         -- "first loaded" is per row: the load that first put this event_id at this path. A row
         -- appended to an old file counts from the load that added it; a row corrected in place
-        -- keeps its first load (a correction, not a later copy)
-        coalesce(s.first_load_id, n.load_id) as first_load_id,
+        -- keeps its first load (a correction, not a later copy). Null here when this version
+        -- brought the event_id (staging then takes the version's own load)
+        s.first_load_id as prior_first_load_id,
         r.event_id,
         entity_id,
         user_id,
@@ -78,8 +83,6 @@ parsed as (
             when not {{ is_blank('amount') }} then {{ parse_decimal('amount') }}
         end as amount
     from raw_rows as r
-    inner join new_files as n
-        on n.file_id = r._file_id
     left join ids_seen_before as s
         on s.file_id = r._file_id
         and s.event_id = r.event_id
@@ -89,7 +92,7 @@ select
     event_key,
     source_file_id,
     row_number,
-    first_load_id,
+    prior_first_load_id,
     event_id,
     entity_id,
     user_id,
