@@ -191,7 +191,8 @@ def test_close_then_restate_late_and_deleted_events(
     assert adjustments[0]["original_period"] == "2026-09"
     assert adjustments[0]["amount"] == Decimal("2.50")
     assert adjustments[0]["description"] == (
-        "Adjustment to 2026-09: Data export — 4 packages of 100 at €2.50 (310 units)"
+        "Adjustment to 2026-09: Data export — 4 packages of 100 at €2.50 (310 units) "
+        "(billed €7.50, now €10.00)"
     )
     assert fr10[-1] is adjustments[0]  # adjustments come last
     assert _invoice(con, "ent_fr:2026-10")["total"] == Decimal("409.75")

@@ -3,13 +3,21 @@
 -- adjustment line issued since for the same original period and line_key). Each non-zero
 -- difference becomes an adjustment line on the entity's draft invoice of the first open period
 -- (the period right after the last closed one). A line that disappeared (e.g. its events were
--- deleted) is credited back in full; a line that appeared is billed in full.
+-- deleted) is credited back in full; a line that appeared is billed in full. The description
+-- names the line and both sides: "Adjustment to 2026-09: <line> (billed $10.00, now $12.00)".
 -- A view, so it follows billing.period_closes and billing.issued_* without a dbt run.
 -- Grain: one row per (entity_id, original_period, original_line_key); all of them belong to
 -- `period` = the first open period.
 {{ config(materialized='view') }}
 
-with last_close as (
+with entities as (
+    select e.entity_id, e.currency, c.minor_unit, c.symbol
+    from {{ ref('stg_entities') }} as e
+    inner join {{ ref('currencies') }} as c
+        on c.currency = e.currency
+),
+
+last_close as (
     select max(period) as closed_through
     from {{ source('billing', 'period_closes') }}
 ),
@@ -114,7 +122,10 @@ select
     f.first_open_period as period,
     'adjustment' as line_type,
     'adjustment|' || d.original_period || '|' || d.original_line_key as line_key,
-    'Adjustment to ' || d.original_period || ': ' || d.original_description as description,
+    'Adjustment to ' || d.original_period || ': ' || d.original_description
+    || ' (billed ' || {{ format_money('d.billed_amount', 'e.minor_unit', 'e.symbol') }}
+    || ', now ' || {{ format_money('d.computed_amount', 'e.minor_unit', 'e.symbol') }} || ')'
+        as description,
     d.price_id,
     d.plan_id,
     cast(null as {{ money_type() }}) as quantity,
@@ -131,6 +142,6 @@ select
     e.currency
 from differences as d
 cross join first_open as f
-inner join {{ ref('stg_entities') }} as e
+inner join entities as e
     on e.entity_id = d.entity_id
 where d.amount <> 0
