@@ -132,7 +132,13 @@ CASES: dict[str, tuple[Mutation, tuple[str, int | None, str]]] = {
     "bad_country": (
         set_cell("entities.csv", 1, "country", "usa"),
         ("entities.csv", 1,
-         'country "usa" is not an ISO 3166-1 alpha-2 country code (two capital letters)'),
+         'country "usa" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. FR, US, GB)'),
+    ),
+    "country_not_assigned": (
+        set_cell("entities.csv", 1, "country", "UK"),  # the United Kingdom is GB
+        ("entities.csv", 1,
+         'country "UK" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. FR, '
+         "US, GB)"),
     ),
     "timestamp_without_offset": (
         set_cell("subscription_changes.csv", 2, "effective_at", "2026-09-15T12:00:00"),
@@ -282,7 +288,7 @@ CASES: dict[str, tuple[Mutation, tuple[str, int | None, str]]] = {
              set_cell("entities.csv", 3, "timezone", "Mars/Olympus"),
              set_cell("entities.csv", 2, "country", "F")),
         ("entities.csv", 2,
-         'country "F" is not an ISO 3166-1 alpha-2 country code (two capital letters)'),
+         'country "F" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. FR, US, GB)'),
     ),
 }
 

@@ -135,6 +135,18 @@ def iso_currencies() -> frozenset[str]:
         return frozenset(row["currency"].strip() for row in csv.DictReader(fh))
 
 
+#: Codes in use that ISO 3166-1 has not (yet) assigned: Kosovo (XK, used by the EU and banks).
+USER_ASSIGNED_COUNTRIES = frozenset({"XK"})
+
+
+@functools.cache
+def iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes (pycountry), plus the user-assigned codes in common use."""
+    import pycountry
+
+    return frozenset(c.alpha_2 for c in pycountry.countries) | USER_ASSIGNED_COUNTRIES
+
+
 @functools.cache
 def _iana_timezones() -> frozenset[str]:
     with duckdb.connect() as con:
@@ -207,7 +219,11 @@ def _first(
         f"{_ctes(with_effective)}select _raw_dir, _rel_path, _row_number, rule from ({union}) "
         "order by _rel_path, _row_number, _check limit 1"
     )
-    lists = {"currencies": sorted(iso_currencies()), "timezones": sorted(iana_timezones())}
+    lists = {
+        "currencies": sorted(iso_currencies()),
+        "timezones": sorted(iana_timezones()),
+        "countries": sorted(iso_countries()),
+    }
     rows = run(con, sql, {name: v for name, v in lists.items() if f"${name}" in sql})
     if not rows:
         return None
@@ -247,9 +263,9 @@ def _kind_rule(kind: str, name: str, cell: str) -> str | None:
             f"then {shown} || ' is not an IANA time zone (e.g. Europe/Paris)' end"
         ),
         "country": (
-            f"case when not regexp_full_match({cell}, '[A-Z]{{2}}') "
-            f"then {shown} || ' is not an ISO 3166-1 alpha-2 country code (two capital letters)'"
-            " end"
+            f"case when not list_contains($countries, {cell}) "
+            f"then {shown} || ' is not an ISO 3166-1 alpha-2 country code "
+            f"(two capital letters, e.g. FR, US, GB)' end"
         ),
         "email": (
             f"case when not regexp_full_match({v}, '[^@\\s]+@[^@\\s]+') "
