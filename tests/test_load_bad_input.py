@@ -132,7 +132,8 @@ CASES: dict[str, tuple[Mutation, tuple[str, int | None, str]]] = {
     "bad_country": (
         set_cell("entities.csv", 1, "country", "usa"),
         ("entities.csv", 1,
-         'country "usa" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. FR, US, GB)'),
+         'country "usa" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. FR, '
+         "US, GB)"),
     ),
     "country_not_assigned": (
         set_cell("entities.csv", 1, "country", "UK"),  # the United Kingdom is GB
@@ -288,7 +289,8 @@ CASES: dict[str, tuple[Mutation, tuple[str, int | None, str]]] = {
              set_cell("entities.csv", 3, "timezone", "Mars/Olympus"),
              set_cell("entities.csv", 2, "country", "F")),
         ("entities.csv", 2,
-         'country "F" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. FR, US, GB)'),
+         'country "F" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. FR, '
+         "US, GB)"),
     ),
 }
 
