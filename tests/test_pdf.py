@@ -501,3 +501,23 @@ def test_manifest_lists_every_pdf_and_merges(batch) -> None:
     assert path.read_bytes() == before  # no timestamps: same PDFs, same manifest
     with pytest.raises(BillingError, match="holds period '2026-10'"):
         write_manifest(out, "2026-11", results)
+
+
+def test_totals_and_payment_block_is_never_split_across_pages(seller, tmp_path) -> None:
+    # WeasyPrint 70 ignored break-inside on the floated totals block: at the line count where
+    # it straddled a page break, the closing line printed over the bank details on page 2.
+    # Whatever the number of lines, the block (with its closing line) stays on one page.
+    straddled = 0
+    for n_lines in range(8, 40):
+        doc = long_sample(n_lines, seller)
+        reader = PdfReader(__import__("io").BytesIO(
+            InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+        pages = [squash(page.extract_text()).lower() for page in reader.pages]
+        thanks = squash("Thank you for your business").lower()
+        closing = [i for i, text in enumerate(pages) if thanks in text]
+        assert len(closing) == 1, n_lines
+        page = pages[closing[0]]
+        for part in ("How to pay", "Subtotal", "Total due", "Reference", doc.invoice_number):
+            assert squash(part).lower() in page, (n_lines, part)
+        straddled += closing[0] > 0 and "subtotal" not in pages[closing[0] - 1]
+    assert straddled > 0  # the range does reach the point where the block moves to a new page
