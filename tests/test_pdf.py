@@ -521,3 +521,27 @@ def test_totals_and_payment_block_is_never_split_across_pages(seller, tmp_path) 
             assert squash(part).lower() in page, (n_lines, part)
         straddled += closing[0] > 0 and "subtotal" not in pages[closing[0] - 1]
     assert straddled > 0  # the range does reach the point where the block moves to a new page
+
+
+def test_every_currency_symbol_prints_with_the_shipped_fonts() -> None:
+    # A symbol the fonts lack prints as a box (and makes pypdf read the font's text as
+    # garbage); an Arabic-script symbol reorders around the number. Such currencies show
+    # their ISO code instead ("GEL 1,251.25").
+    import csv
+    import unicodedata
+
+    from fontTools.ttLib import TTFont
+
+    fonts = [set(TTFont(TEMPLATES_DIR / "fonts" / name).getBestCmap())
+             for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")]
+    seed = TEMPLATES_DIR.parent / "seeds" / "currencies.csv"
+    with seed.open(encoding="utf-8", newline="") as fh:
+        symbols = {row["currency"]: row["symbol"] for row in csv.DictReader(fh)}
+    unprintable = {
+        code: symbol for code, symbol in symbols.items()
+        if any(ord(ch) not in font for ch in symbol for font in fonts)
+        or any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in symbol)
+    }
+    assert unprintable == {}
+    assert symbols["GEL"] == "GEL" and symbols["EUR"] == "€" and symbols["JPY"] == "¥"
+    assert format_money(Decimal("1251.25"), "GEL") == "GEL 1,251.25"
