@@ -545,3 +545,36 @@ def test_every_currency_symbol_prints_with_the_shipped_fonts() -> None:
     assert unprintable == {}
     assert symbols["GEL"] == "GEL" and symbols["EUR"] == "€" and symbols["JPY"] == "¥"
     assert format_money(Decimal("1251.25"), "GEL") == "GEL 1,251.25"
+
+
+def test_a_negative_total_is_a_credit_note_with_nothing_to_pay(seller) -> None:
+    # an invoice holding only a credited-back adjustment: -$99.00, a credit in the customer's
+    # favour, so no due date, no bank details and no late-payment warning
+    customer = Customer("ent_refund", "Refund Studio LLC", "1 Credit Way", "ap@refund.example",
+                        "US")
+    lines = [InvoiceLine(1, "adjustment", "Adjustment to 2026-09: Messages — 990 × $0.10 "
+                         "(billed $99.00, now $0.00)", Decimal("-99.00"),
+                         original_period="2026-09")]
+    doc = make_doc("ent_refund-000002", customer, lines, seller=seller)
+    assert doc.total == Decimal("-99.00")
+    reader = PdfReader(__import__("io").BytesIO(
+        InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+    text = squash(" ".join(page.extract_text() for page in reader.pages)).lower()
+    for part in ("Credit note", "Credit in your favour", "Total credit", "$99.00",
+                 "Nothing to pay", "ent_refund-000002"):
+        assert squash(part).lower() in text, part
+    for part in ("Amount due", "Total due", "Due date", "How to pay", "suspension"):
+        assert squash(part).lower() not in text, part
+    assert "-$99.00" in text  # the adjustment line itself keeps its sign
+    bank = [value for key, value in seller.bank if key != "Account"]  # the holder is the seller
+    assert bank and all(squash(value).lower() not in text for value in bank)
+
+
+def test_a_positive_invoice_keeps_its_payment_instructions(seller) -> None:
+    doc = usd_sample(seller)
+    reader = PdfReader(__import__("io").BytesIO(
+        InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+    text = squash(" ".join(page.extract_text() for page in reader.pages)).lower()
+    for part in ("Amount due", "Total due", "Due date", "How to pay"):
+        assert squash(part).lower() in text, part
+    assert "credit note" not in text

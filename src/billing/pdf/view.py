@@ -158,4 +158,7 @@ def build_view(doc: InvoiceDoc) -> dict[str, Any]:
         "tax_rate": fmt_rate(doc.tax_rate),
         "tax": format_money(doc.tax, cur),
         "total": format_money(doc.total, cur),
+        # a negative total (e.g. only a credited-back adjustment) is a credit note: nothing due
+        "is_credit": doc.total < 0,
+        "credit_total": format_money(-doc.total, cur),
     }
