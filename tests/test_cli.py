@@ -262,3 +262,42 @@ def test_generate_then_load_twice_is_idempotent(tmp_path):
     con = duckdb.connect(str(warehouse), read_only=True)
     assert con.execute("select count(*) from raw.marketplace_events").fetchone()[0] == rows
     con.close()
+
+
+def test_billing_alone_prints_the_help_and_succeeds():
+    proc = billing()
+    assert proc.returncode == 0
+    assert "Usage" in proc.stdout and "close" in proc.stdout
+    assert proc.stderr.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["load"], "error: Missing option '--raw-dir'. (see 'billing load --help')"),
+        (["close", "--perod", "2026-10"],
+         "error: No such option: --perod (Possible options: --period) "
+         "(see 'billing close --help')"),
+        (["deliver", "--dry-run", "x", "--concurrency", "0"],
+         "error: Invalid value for '--concurrency': Input should be greater than or equal to 1"),
+    ],
+)
+def test_usage_mistakes_are_one_line_naming_the_option(args, expected):
+    proc = billing(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [expected]
+
+
+def test_the_demo_never_takes_its_warehouse_from_the_environment(monkeypatch, tmp_path):
+    # BILLING_WAREHOUSE names the user's real warehouse: the demo must not write into it
+    import typer.main
+
+    from billing.cli import app
+
+    monkeypatch.setenv("BILLING_WAREHOUSE", str(tmp_path / "real.duckdb"))
+    root = typer.main.get_command(app)
+    demo = root.get_command(root.make_context("billing", ["demo"]), "demo")
+    close = root.get_command(root.make_context("billing", ["close"]), "close")
+    assert demo.make_context("demo", []).params["warehouse"] is None
+    assert close.make_context("close", ["--period", "2026-10"]).params["warehouse"] == (
+        tmp_path / "real.duckdb")

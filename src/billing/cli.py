@@ -26,7 +26,8 @@ Warehouse = Annotated[
     typer.Option(
         "--warehouse",
         envvar="BILLING_WAREHOUSE",
-        help="The DuckDB warehouse file (created when missing).",
+        help="The DuckDB warehouse file (default data/warehouse.duckdb); load and close "
+        "--raw-dir create it, the other commands need it to exist.",
         show_default=True,
     ),
 ]
@@ -108,7 +109,12 @@ def generate(
         str | None, typer.Option(help="Last month of data, YYYY-MM (default: last full month).")
     ] = None,
     events_format: Annotated[
-        str, typer.Option("--format", help="Events as csv+jsonl, parquet, or auto.")
+        str,
+        typer.Option(
+            "--format",
+            help="Events as csv (a CSV part and a JSONL part), parquet, or auto (parquet above "
+            "200,000 events).",
+        ),
     ] = "auto",
     warehouse: Warehouse = None,  # accepted on every command; unused here
 ) -> None:
@@ -279,9 +285,16 @@ def demo(
     events: Annotated[int, typer.Option(help="Number of marketplace events.", min=1)] = 20_000,
     months: Annotated[int, typer.Option(help="Whole months of events.", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    warehouse: Warehouse = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            "--warehouse",
+            help="Where to build the demo warehouse (default data/demo/warehouse.duckdb; "
+            "$BILLING_WAREHOUSE is ignored, so the demo never writes into a real warehouse).",
+        ),
+    ] = None,
 ) -> None:
-    """Make sample data, load it, close the latest full period, render PDFs, queue webhooks."""
+    """Make sample data, load it, close its periods, render PDFs, queue webhooks."""
     from billing.generate import default_end_period
     from billing.paths import PROJECT_DIR
     from billing.report import print_demo
@@ -306,6 +319,20 @@ def _fail(message: str, code: int = 1) -> None:
     exit_now(code)
 
 
+def _usage_message(exc) -> str:
+    """A command-line mistake in one line, naming options as typed and where to get help."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    param = getattr(exc, "param", None)
+    if param is not None and getattr(param, "opts", None):
+        message = message.replace(f"'{param.name}'", f"'{param.opts[0]}'")
+        if param.opts[0] not in message:
+            message = f"{param.opts[0]}: {message}"
+    if ctx is not None and type(exc).__name__ != "BadParameter":
+        message += f" (see '{ctx.command_path} --help')"
+    return message
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit."""
     try:
@@ -319,8 +346,15 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a line
         import click
 
-        if isinstance(exc, click.ClickException):
-            _fail(exc.format_message(), exc.exit_code)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `billing` alone: the help was printed
+            from billing.runtime import exit_now
+
+            exit_now(0)
+        # typer (0.29) raises its vendored click's exceptions, not click's own
+        if isinstance(exc, click.ClickException | typer.exceptions.TyperException) and hasattr(
+            exc, "format_message"
+        ):
+            _fail(_usage_message(exc), getattr(exc, "exit_code", 2))
         if os.environ.get("BILLING_DEBUG"):
             traceback.print_exc()
         _fail(f"{type(exc).__name__}: {exc} (set BILLING_DEBUG=1 for the traceback)")
