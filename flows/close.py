@@ -79,6 +79,7 @@ def run_close(
             # no separate staging step: the build right after parses the new events itself
             # (base_marketplace_events is its first node), which saves a dbt invocation
             report.load = call(load_task, warehouse, raw_dir)
+    pipeline.check_something_loaded(warehouse)
     with timer.phase("rating"):
         call(build_task, warehouse, period, when)
     if draft:

@@ -301,3 +301,25 @@ def test_the_demo_never_takes_its_warehouse_from_the_environment(monkeypatch, tm
     assert demo.make_context("demo", []).params["warehouse"] is None
     assert close.make_context("close", ["--period", "2026-10"]).params["warehouse"] == (
         tmp_path / "real.duckdb")
+
+
+def test_a_close_after_a_failed_first_load_refuses_instead_of_closing_nothing(tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURE, raw)
+    entities = raw / "entities.csv"
+    entities.write_text(entities.read_text().replace(",EUR,Europe/Paris,", ",EURO,Europe/Paris,"))
+    warehouse = tmp_path / "w.duckdb"
+    assert billing("load", "--raw-dir", str(raw), "--warehouse", str(warehouse)).returncode == 1
+    assert warehouse.exists()  # the failed load left an empty warehouse behind
+    proc = billing("close", "--period", "2026-10", "--warehouse", str(warehouse),
+                   "--as-of", "2026-11-15T00:00:00Z")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"error: nothing is loaded in warehouse {warehouse}: load a raw folder first "
+        f"(billing load --raw-dir DIR, or close with --raw-dir)"
+    ]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        assert con.execute("select count(*) from billing.period_closes").fetchone()[0] == 0
+    finally:
+        con.close()

@@ -46,6 +46,19 @@ def check_period(period: str) -> str:
     return period
 
 
+def check_something_loaded(con: duckdb.DuckDBPyConnection, warehouse: object) -> None:
+    """A close needs loaded raw files: a warehouse left empty by a failed first load would
+    otherwise close the month with no invoices, and its usage would later become adjustments."""
+    loaded = con.execute(
+        "select count(*) from raw.source_files where is_active and table_name = 'entities'"
+    ).fetchone()[0]
+    if not loaded:
+        raise CloseError(
+            f"nothing is loaded in warehouse {warehouse}: load a raw folder first "
+            f"(billing load --raw-dir DIR, or close with --raw-dir)"
+        )
+
+
 def period_end(period: str, timezone: str) -> datetime:
     """The instant a period ends in a timezone: local midnight of the next month's 1st, in UTC."""
     year, month = map(int, period.split("-"))

@@ -112,6 +112,11 @@ def build(warehouse: Path | str, *, through_period: str, as_of: datetime, quiet:
     return run_dbt(CLOSE_BUILD, warehouse, vars=dbt_vars, quiet=quiet)
 
 
+def check_something_loaded(warehouse: Path | str) -> None:
+    with opened(warehouse) as con:
+        closing.check_something_loaded(con, warehouse)
+
+
 def check_period_ended(warehouse: Path | str, period: str, *, as_of: datetime) -> None:
     with opened(warehouse) as con:
         closing.check_period_ended(con, period, as_of)
