@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from billing.paths import warehouse_home
+from billing.paths import pdf_dir, warehouse_home
 
 FIXTURE = Path(__file__).parent / "fixtures" / "raw_basic"
 BILLING = str(Path(sys.executable).parent / "billing")
@@ -134,6 +134,9 @@ def test_close_from_the_shell_is_clean_and_timed(closed_by_cli):
     assert "Time per phase" in proc.stdout
     for phase in ("load", "rating", "finalization", "webhooks", "pdfs"):
         assert phase in proc.stdout
+    # where the PDFs are, for each closed period (2026-09 was closed first)
+    for period in ("2026-09", "2026-10"):
+        assert f"PDFs ({period})      {pdf_dir(warehouse, period)}" in proc.stdout
 
 
 def test_closing_a_month_still_running_is_refused_in_one_line(closed_by_cli, tmp_path):

@@ -82,12 +82,18 @@ def print_close(console: Console, report: Any, warehouse: str) -> None:
             console.print(f"  close run {report.close_run_id}")
         if again:
             console.print(f"{', '.join(again)} already closed: nothing changed.")
-        figures = _warehouse_figures(warehouse, sorted({c.period for c in report.closed}))
+        if not report.closed:
+            console.print(f"{report.period} is already closed: nothing changed.")
+        periods = sorted({c.period for c in report.closed} or {report.period})
+        figures = _warehouse_figures(warehouse, periods)
         _print_totals(console, figures)
         finalized = sum(len(c.invoice_ids) for c in closed)
         console.print(f"  webhooks queued     {finalized + report.webhooks_queued:>10,}"
                       f"  ({finalized} invoice.finalized, {report.webhooks_queued} detected)")
         console.print(f"  PDFs rendered       {report.pdfs_rendered:>10,}")
+        for period in periods:
+            console.print(f"  PDFs ({period})      {pdf_dir(Path(warehouse), period)}",
+                          soft_wrap=True)
     _print_phases(console, report.phases)
 
 
@@ -144,6 +150,8 @@ def print_demo(
     console: Console, generated: Any, report: Any, warehouse: str, raw_dir: Path
 ) -> None:
     periods = sorted({c.period for c in report.closed})
+    if not periods:  # a second demo on the same warehouse: its periods were closed before
+        periods = sorted(getattr(generated, "periods", []) or [report.period])
     figures = _warehouse_figures(warehouse, periods)
     console.rule("billing demo")
     console.print(f"Sample raw folder   {raw_dir}", soft_wrap=True)  # paths: never wrapped
