@@ -168,6 +168,19 @@ def test_explain_shows_lines_and_evidence(closed_by_cli):
     assert "sc_us_2" in out  # the seat change behind the 8-seat stretch
     missing = billing("explain", "--invoice", "nope-1", "--warehouse", str(warehouse))
     assert missing.returncode != 0 and "no invoice numbered" in missing.stderr
+    by_id = billing("explain", "--invoice", "ent_us:2026-09", "--warehouse", str(warehouse))
+    assert by_id.stderr.strip().splitlines() == [
+        "error: 'ent_us:2026-09' is an invoice id: its number is ent_us-000001"]
+
+
+def test_explain_before_any_close_is_one_line(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    assert billing("load", "--raw-dir", str(FIXTURE), "--warehouse", str(warehouse)).returncode == 0
+    proc = billing("explain", "--invoice", "ent_us-000001", "--warehouse", str(warehouse))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: this warehouse has no invoices yet: run billing close --period YYYY-MM "
+        "(--draft to change nothing) first"]
 
 
 def test_render_again_redraws_nothing(closed_by_cli):

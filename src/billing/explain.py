@@ -25,6 +25,15 @@ def explain_invoice(console: Console, warehouse: Path | str, invoice_number: str
 
 
 def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> None:
+    built = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'main' and table_name in ('invoices', 'invoice_lines')"
+    ).fetchone()[0]
+    if built < 2:
+        raise BillingError(
+            "this warehouse has no invoices yet: run billing close --period YYYY-MM "
+            "(--draft to change nothing) first"
+        )
     head = con.execute(
         """
         select i.invoice_id, i.entity_id, i.period, i.currency, i.status, i.subtotal, i.tax,
@@ -37,6 +46,13 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
         [number],
     ).fetchone()
     if head is None:
+        by_id = con.execute(
+            "select invoice_number, status from main.invoices where invoice_id = ?", [number]
+        ).fetchone()
+        if by_id is not None and by_id[0] is not None:
+            raise BillingError(f"{number!r} is an invoice id: its number is {by_id[0]}")
+        if by_id is not None:
+            raise BillingError(f"{number!r} is a draft: drafts have no number to explain yet")
         raise BillingError(f"no invoice numbered {number!r} (drafts have no number yet)")
     (invoice_id, entity_id, period, currency, status, subtotal, tax, total, issued_at,
      pdf_path, run_id, fingerprint, price_book) = head
