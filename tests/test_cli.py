@@ -190,6 +190,19 @@ def test_render_again_redraws_nothing(closed_by_cli):
     assert "Rendered 0 PDF" in proc.stdout
 
 
+def test_deliver_with_the_receiver_down_exits_non_zero(closed_by_cli, tmp_path):
+    # runs before the test below delivers the outbox: a copy still has every webhook pending
+    _, closed = closed_by_cli
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(closed, warehouse)
+    proc = billing("deliver", "--url", "http://127.0.0.1:9/hooks", "--secret", "whsec_" + "A" * 32,
+                   "--wait", "0", "--warehouse", str(warehouse))
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not delivered" in lines[0] and "still pending" in lines[0], lines
+    assert "delivered 0" in proc.stdout
+
+
 def test_deliver_signs_sends_everything_and_never_records_the_secret(closed_by_cli):
     from billing.webhooks.receiver import Receiver, ReceiverThread
 

@@ -263,6 +263,13 @@ def deliver(
     }
     summary = deliver_flow(path, options)
     print_delivery(_console(), summary)
+    if dry_run is None and (summary.dead or summary.pending):
+        # a cron job must see an outage: not everything due went out
+        raise BillingError(
+            f"{summary.dead + summary.pending} webhook(s) not delivered: {summary.pending} still "
+            f"pending (the next billing deliver retries them), {summary.dead} dead (see "
+            f"webhook_outbox; --retry-dead sends them again)"
+        )
 
 
 @app.command()

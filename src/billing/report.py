@@ -141,6 +141,9 @@ def _print_phases(console: Console, phases: dict[str, float]) -> None:
 
 
 def print_delivery(console: Console, summary: Any) -> None:
+    if _get(summary, "written"):  # a dry run sends nothing: only what was written counts
+        console.print(f"Webhooks: written {_get(summary, 'written')} (dry run: nothing sent)")
+        return
     fields = ("delivered", "retrying", "dead", "written")
     parts = [f"{name} {_get(summary, name)}" for name in fields if _get(summary, name) is not None]
     console.print("Webhooks: " + ", ".join(parts))
