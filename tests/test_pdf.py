@@ -578,3 +578,27 @@ def test_a_positive_invoice_keeps_its_payment_instructions(seller) -> None:
     for part in ("Amount due", "Total due", "Due date", "How to pay"):
         assert squash(part).lower() in text, part
     assert "credit note" not in text
+
+
+@pytest.mark.parametrize(
+    ("country", "address", "shown", "hidden"),
+    [
+        ("US", "1 Main Street\nNew York, NY 10001", "United States", None),
+        ("US", "1 Main Street\nUnited States", None, "United StatesUnited States"),
+        ("GB", "10 Downing Street\nLondon\nGB", None, "GBUnited Kingdom"),
+        ("XK", "Rruga e Dëshmorëve 1\nPrishtina", "Kosovo", None),
+    ],
+)
+def test_the_bill_to_country_is_a_name_printed_once(seller, country, address, shown, hidden):
+    customer = Customer("ent_c", "Country Test Ltd", address, "ap@c.example", country)
+    lines = [InvoiceLine(1, "usage", "Messages — 10 × $0.10", Decimal("1.00"), Decimal(10),
+                         Decimal("0.10"))]
+    doc = make_doc("ent_c-000001", customer, lines, seller=seller)
+    reader = PdfReader(__import__("io").BytesIO(
+        InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+    text = squash(" ".join(page.extract_text() for page in reader.pages))
+    if shown:
+        assert squash(shown) in text
+    if hidden:
+        assert squash(hidden) not in text
+    assert text.count(squash(address.splitlines()[-1])) == 1

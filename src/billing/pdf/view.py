@@ -140,7 +140,7 @@ def build_view(doc: InvoiceDoc) -> dict[str, Any]:
         "customer": {
             "name": doc.customer.entity_name,
             "address": [part for part in (doc.customer.address or "").splitlines() if part.strip()],
-            "country": doc.customer.country,
+            "country": _country_line(doc.customer.country, doc.customer.address),
             "email": doc.customer.billing_email,
             "account": doc.customer.entity_id,
             "short_name": _shorten(doc.customer.entity_name, 60),
@@ -162,3 +162,19 @@ def build_view(doc: InvoiceDoc) -> dict[str, Any]:
         "is_credit": doc.total < 0,
         "credit_total": format_money(-doc.total, cur),
     }
+
+
+def _country_line(code: str | None, address: str | None) -> str:
+    """The country under the address, by name ("United States" for US), unless the address
+    already ends with it (by name or code): a country printed twice reads as a mistake."""
+    if not code:
+        return ""
+    import pycountry
+
+    found = pycountry.countries.get(alpha_2=code.strip().upper())
+    name = (getattr(found, "common_name", None) or getattr(found, "name", None)
+            or {"XK": "Kosovo"}.get(code.strip().upper(), code))
+    lines = [part.strip().lower() for part in (address or "").splitlines() if part.strip()]
+    if lines and lines[-1] in {name.lower(), code.strip().lower()}:
+        return ""
+    return name
