@@ -92,7 +92,11 @@ def _line_view(line: InvoiceLine, currency: str, zone: ZoneInfo) -> dict[str, An
         "details": details,
         "quantity": format_quantity(line.quantity) if line.quantity is not None else "",
         "unit_price": (
-            format_unit_price(line.unit_price, currency) if line.unit_price is not None else ""
+            format_unit_price(line.unit_price, currency)
+            # a seat's price is per seat per month; its amount is prorated (the description
+            # says over how many days), so quantity × price need not equal the amount
+            + (" / month" if line.line_type == "seat" else "")
+            if line.unit_price is not None else ""
         ),
         "amount": format_money(line.amount, currency),
     }
