@@ -59,11 +59,17 @@ def test_help_lists_every_command():
         assert "--warehouse" in sub.stdout
 
 
-def test_bad_reference_file_fails_with_one_line_and_changes_nothing(tmp_path):
+def raw_with_a_bad_currency(tmp_path: Path) -> Path:
+    """raw_basic with entities.csv row 2 naming currency EURO: the load must stop."""
     raw = tmp_path / "raw"
     shutil.copytree(FIXTURE, raw)
     entities = raw / "entities.csv"
     entities.write_text(entities.read_text().replace(",EUR,Europe/Paris,", ",EURO,Europe/Paris,"))
+    return raw
+
+
+def test_bad_reference_file_fails_with_one_line_and_changes_nothing(tmp_path):
+    raw = raw_with_a_bad_currency(tmp_path)
     warehouse = tmp_path / "w.duckdb"
     proc = billing("load", "--raw-dir", str(raw), "--warehouse", str(warehouse))
     assert proc.returncode != 0
@@ -333,10 +339,7 @@ def test_the_demo_never_takes_its_warehouse_from_the_environment(monkeypatch, tm
 
 
 def test_a_close_after_a_failed_first_load_refuses_instead_of_closing_nothing(tmp_path):
-    raw = tmp_path / "raw"
-    shutil.copytree(FIXTURE, raw)
-    entities = raw / "entities.csv"
-    entities.write_text(entities.read_text().replace(",EUR,Europe/Paris,", ",EURO,Europe/Paris,"))
+    raw = raw_with_a_bad_currency(tmp_path)
     warehouse = tmp_path / "w.duckdb"
     assert billing("load", "--raw-dir", str(raw), "--warehouse", str(warehouse)).returncode == 1
     assert warehouse.exists()  # the failed load left an empty warehouse behind
