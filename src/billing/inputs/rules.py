@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from billing.countries import iso_countries
 from billing.errors import InputError
 from billing.inputs.sql import run
 from billing.paths import PROJECT_DIR
@@ -133,18 +134,6 @@ def iso_currencies() -> frozenset[str]:
     """ISO 4217 codes from the project's seed (the same list dbt rounds with)."""
     with (PROJECT_DIR / "seeds" / "currencies.csv").open(encoding="utf-8", newline="") as fh:
         return frozenset(row["currency"].strip() for row in csv.DictReader(fh))
-
-
-#: Codes in use that ISO 3166-1 has not (yet) assigned: Kosovo (XK, used by the EU and banks).
-USER_ASSIGNED_COUNTRIES = frozenset({"XK"})
-
-
-@functools.cache
-def iso_countries() -> frozenset[str]:
-    """ISO 3166-1 alpha-2 codes (pycountry), plus the user-assigned codes in common use."""
-    import pycountry
-
-    return frozenset(c.alpha_2 for c in pycountry.countries) | USER_ASSIGNED_COUNTRIES
 
 
 @functools.cache

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from billing.countries import country_name
 from billing.errors import BillingError
 from billing.money import format_money, format_quantity, format_unit_price
 from billing.pdf.model import InvoiceDoc, InvoiceLine
@@ -173,11 +174,7 @@ def _country_line(code: str | None, address: str | None) -> str:
     already ends with it (by name or code): a country printed twice reads as a mistake."""
     if not code:
         return ""
-    import pycountry
-
-    found = pycountry.countries.get(alpha_2=code.strip().upper())
-    name = (getattr(found, "common_name", None) or getattr(found, "name", None)
-            or {"XK": "Kosovo"}.get(code.strip().upper(), code))
+    name = country_name(code)
     lines = [part.strip().lower() for part in (address or "").splitlines() if part.strip()]
     if lines and lines[-1] in {name.lower(), code.strip().lower()}:
         return ""
