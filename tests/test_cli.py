@@ -189,6 +189,15 @@ def test_explain_before_any_close_is_one_line(tmp_path):
         "(--draft to change nothing) first"]
 
 
+def test_closing_an_already_closed_period_again_says_so(closed_by_cli):
+    proc, warehouse = closed_by_cli
+    again = billing("close", "--period", "2026-09", "--warehouse", str(warehouse),
+                    "--as-of", "2026-11-15T00:00:00Z")
+    assert again.returncode == 0, again.stderr
+    assert "2026-09 is already closed: nothing changed." in again.stdout
+    assert f"PDFs (2026-09)      {pdf_dir(warehouse, '2026-09')}" in again.stdout
+
+
 def test_render_again_redraws_nothing(closed_by_cli):
     _, warehouse = closed_by_cli
     proc = billing("render", "--period", "2026-10", "--warehouse", str(warehouse))
