@@ -28,7 +28,7 @@
 with new_files as (
     -- event files (versions) not parsed yet; raw rows are read once, below (a CTE read twice
     -- would be materialized: every new raw row held in memory)
-    select file_id, raw_dir, rel_path, load_id
+    select file_id, raw_dir, rel_path
     from {{ source('raw', 'source_files') }}
     where table_name = 'marketplace_events'
     {% if is_incremental() %}
