@@ -602,3 +602,38 @@ def test_the_bill_to_country_is_a_name_printed_once(seller, country, address, sh
     if hidden:
         assert squash(hidden) not in text
     assert text.count(squash(address.splitlines()[-1])) == 1
+
+
+def test_names_in_cjk_indic_and_thai_scripts_print_with_real_glyphs(seller) -> None:
+    # The shipped DejaVu fonts have none of these glyphs: Pango falls back to the system fonts
+    # `make setup` installs (scripts/system-deps.sh). A glyph no font has would be drawn as a box
+    # from DejaVu and its text still extracted, so the test reads which fonts each run used.
+    from fontTools.ttLib import TTFont
+
+    names = {
+        "株式会社テスト": "WenQuanYi",  # Japanese
+        "北京数据有限公司": "WenQuanYi",  # Chinese
+        "한국데이터": "WenQuanYi",  # Korean
+        "मोहन कुमार": "Noto-Sans-Devanagari",  # Hindi
+        "บริษัท ไทย": "Noto-Sans-Thai",  # Thai
+    }
+    customer = Customer("ent_i18n", " · ".join(names), "1 Main Street", "ap@i18n.example", "JP")
+    lines = [InvoiceLine(1, "usage", "Messages — 10 × $0.10", Decimal("1.00"), Decimal(10),
+                         Decimal("0.10"))]
+    doc = make_doc("ent_i18n-000001", customer, lines, seller=seller)
+    reader = PdfReader(__import__("io").BytesIO(
+        InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+    text = squash(" ".join(page.extract_text() for page in reader.pages))
+    fonts = {}
+    for page in reader.pages:
+        for ref in page["/Resources"]["/Font"].values():
+            font = ref.get_object()
+            fonts[str(font["/BaseFont"]).split("+", 1)[-1]] = font
+    for name, family in names.items():
+        assert squash(name) in text, name
+        assert any(family in base for base in fonts), (name, sorted(fonts))
+    # and none of their characters is one DejaVu has (so none came out as its .notdef box);
+    # names with Indic conjuncts also print right, but pypdf reads some of them back reordered
+    dejavu = set(TTFont(TEMPLATES_DIR / "fonts" / "DejaVuSans-Bold.ttf").getBestCmap())
+    non_latin = {ch for name in names for ch in name if ord(ch) > 0x2FF and not ch.isspace()}
+    assert non_latin and not non_latin & dejavu
