@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -172,6 +173,10 @@ def test_explain_shows_lines_and_evidence(closed_by_cli):
     assert "ent_us-000001" in out
     assert "ev_0002" in out and "ev_0003" in out  # the graduated tier's events
     assert "sc_us_2" in out  # the seat change behind the 8-seat stretch
+    # money as money: the currency's symbol and decimals, more only where an event's exact
+    # amount has them; no 12-decimal or exponent notation, no float
+    assert "$" in out and "subtotal $" in out
+    assert not re.search(r"\d\.\d{12}|\dE-\d", out), out
     missing = billing("explain", "--invoice", "nope-1", "--warehouse", str(warehouse))
     assert missing.returncode != 0 and "no invoice numbered" in missing.stderr
     by_id = billing("explain", "--invoice", "ent_us:2026-09", "--warehouse", str(warehouse))

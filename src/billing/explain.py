@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -9,9 +10,24 @@ from rich.console import Console
 from rich.table import Table
 
 from billing.errors import BillingError
+from billing.money import format_money, format_quantity, format_unit_price
 
 #: How many events to list under one usage line before summarising the rest.
 MAX_EVENTS_SHOWN = 20
+
+
+def _at(value: object) -> str:
+    """An instant as UTC to the second (the warehouse keeps instants in UTC)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
+
+
+def _exact(value: object, currency: str) -> str:
+    """An unrounded amount: the currency's decimals, more only where the value has them."""
+    return "" if value is None else format_unit_price(value, currency)
 
 
 def explain_invoice(console: Console, warehouse: Path | str, invoice_number: str) -> None:
@@ -57,9 +73,10 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
     (invoice_id, entity_id, period, currency, status, subtotal, tax, total, issued_at,
      pdf_path, run_id, fingerprint, price_book) = head
     console.print(f"[bold]Invoice {number}[/bold]  {entity_id}  period {period}  {status}")
-    console.print(f"  issued {issued_at}  by close run {run_id}")
-    console.print(f"  input fingerprint {fingerprint}  price book {price_book}")
-    console.print(f"  PDF {pdf_path}")
+    console.print(f"  issued {_at(issued_at)} UTC by close run {run_id}", soft_wrap=True)
+    console.print(f"  price book {price_book}")
+    console.print(f"  input fingerprint {fingerprint}", soft_wrap=True)
+    console.print(f"  PDF {pdf_path}", soft_wrap=True)
     lines = con.execute(
         """
         select line_number, line_type, line_key, description, quantity, amount,
@@ -69,14 +86,17 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
         [invoice_id],
     ).fetchall()
     for line_no, line_type, key, description, _qty, amount, original, start, end in lines:
-        console.print(f"\n[bold]{line_no}. {description}[/bold]  {amount} {currency}")
+        console.print(
+            f"\n[bold]{line_no}. {description}[/bold]  {format_money(amount, currency)}",
+            highlight=False,
+        )
         evidence_period = original or period
         if line_type == "usage":
-            _usage_evidence(console, con, entity_id, evidence_period, key)
+            _usage_evidence(console, con, entity_id, evidence_period, key, currency)
         elif line_type == "seat":
             _seat_evidence(console, con, entity_id, evidence_period, start, end)
         elif line_type in ("credits_applied", "credit_purchase"):
-            _ledger_evidence(console, con, entity_id, evidence_period, line_type, key)
+            _ledger_evidence(console, con, entity_id, evidence_period, line_type, key, currency)
         elif line_type == "adjustment":
             console.print(
                 f"   restates {original}: the line as computed now differs from what was "
@@ -85,13 +105,17 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
             base = key.split("|", 1)[-1] if key.startswith("adjustment|") else key
             kind = base.split("|", 1)[0]
             if kind == "usage":
-                _usage_evidence(console, con, entity_id, original, base)
+                _usage_evidence(console, con, entity_id, original, base, currency)
             elif kind in ("credits_applied", "credit_purchase"):
-                _ledger_evidence(console, con, entity_id, original, kind, base)
-    console.print(f"\nsubtotal {subtotal}  tax {tax}  total {total} {currency}")
+                _ledger_evidence(console, con, entity_id, original, kind, base, currency)
+    console.print(
+        f"\nsubtotal {format_money(subtotal, currency)}  tax {format_money(tax, currency)}  "
+        f"total {format_money(total, currency)}",
+        highlight=False,
+    )
 
 
-def _usage_evidence(console, con, entity_id, period, key) -> None:
+def _usage_evidence(console, con, entity_id, period, key, currency) -> None:
     parts = key.split("|")
     if len(parts) < 4:
         return
@@ -113,9 +137,11 @@ def _usage_evidence(console, con, entity_id, period, key) -> None:
         """,
         [tier_from, entity_id, period, price_id, valid_from],
     ).fetchall()
-    table = Table("event", "user", "occurred at", "quantity", "event amount", show_edge=False)
-    for row in rows[:MAX_EVENTS_SHOWN]:
-        table.add_row(*(str(v) for v in row))
+    table = Table("event", "user", "occurred at (UTC)", "quantity", "event amount",
+                  show_edge=False)
+    for event_id, user_id, occurred_at, quantity, amount in rows[:MAX_EVENTS_SHOWN]:
+        table.add_row(event_id, user_id, _at(occurred_at), format_quantity(quantity),
+                      _exact(amount, currency))
     console.print(table)
     if len(rows) > MAX_EVENTS_SHOWN:
         console.print(f"   … and {len(rows) - MAX_EVENTS_SHOWN:,} more events")
@@ -133,11 +159,12 @@ def _seat_evidence(console, con, entity_id, period, start, end) -> None:
     for change_id, plan_id, seats, effective_at in rows:
         console.print(
             f"   subscription change {change_id}: {seats} seats of {plan_id} "
-            f"from {effective_at}; billed {start} → {end}"
+            f"from {_at(effective_at)} UTC; billed {_at(start)} → {_at(end)} UTC",
+            highlight=False,
         )
 
 
-def _ledger_evidence(console, con, entity_id, period, line_type, key) -> None:
+def _ledger_evidence(console, con, entity_id, period, line_type, key, currency) -> None:
     entry = "draw" if line_type == "credits_applied" else "grant"
     rows = con.execute(
         """
@@ -151,9 +178,10 @@ def _ledger_evidence(console, con, entity_id, period, line_type, key) -> None:
     if line_type == "credit_purchase":
         purchase = key.split("|")[-1]
         rows = [r for r in rows if r[0] == purchase]
-    table = Table("lot", "event", "user", "at", "amount", show_edge=False)
-    for row in rows[:MAX_EVENTS_SHOWN]:
-        table.add_row(*(str(v) if v is not None else "" for v in row))
+    table = Table("lot", "event", "user", "at (UTC)", "amount", show_edge=False)
+    for purchase_id, event_id, user_id, occurred_at, amount in rows[:MAX_EVENTS_SHOWN]:
+        table.add_row(purchase_id, event_id or "", user_id or "", _at(occurred_at),
+                      _exact(amount, currency))
     console.print(table)
     if len(rows) > MAX_EVENTS_SHOWN:
         console.print(f"   … and {len(rows) - MAX_EVENTS_SHOWN:,} more ledger entries")
