@@ -34,12 +34,23 @@
     {{ return(adapter.dispatch('div_round_money', 'billing_warehouse')(numerator, denominator, minor_unit)) }}
 {%- endmacro %}
 
+{#
+  |x| at 12 decimals as an exact hugeint (|x| x 10^12), for the integer divisions below. The
+  integer and fractional parts are scaled apart: multiplying the decimal(38,12) itself by 10^12
+  overflows from |x| >= 10^14 (e.g. a JPY seat line of 50,000 x 1,000 seats x a month of seconds).
+#}
+{% macro duckdb__abs_micro_units(x) -%}
+    {%- set value = 'abs(cast(' ~ x ~ ' as ' ~ money_unrounded_type() ~ '))' -%}
+    (cast(trunc({{ value }}) as hugeint) * 1000000000000
+        + cast(({{ value }} - trunc({{ value }})) * 1000000000000 as hugeint))
+{%- endmacro %}
+
 {% macro duckdb__div_round_money(numerator, denominator, minor_unit) -%}
     (
         sign(cast({{ numerator }} as {{ money_unrounded_type() }}))
         * cast(
             (
-                abs(cast(cast({{ numerator }} as {{ money_unrounded_type() }}) * 1000000000000 as hugeint))
+                {{ duckdb__abs_micro_units(numerator) }}
                 * cast(power(10, {{ minor_unit }}) as hugeint) * 2
                 + cast({{ denominator }} as hugeint) * 1000000000000
             ) // (cast({{ denominator }} as hugeint) * 2000000000000)
@@ -71,7 +82,7 @@
         sign(cast({{ numerator }} as {{ money_unrounded_type() }}))
         * cast(
             (
-                abs(cast(cast({{ numerator }} as {{ money_unrounded_type() }}) * 1000000000000 as hugeint)) * 2
+                {{ duckdb__abs_micro_units(numerator) }} * 2
                 + cast({{ denominator }} as hugeint)
             ) // (cast({{ denominator }} as hugeint) * 2)
           as decimal(38, 0))

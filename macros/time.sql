@@ -10,11 +10,30 @@
 {% macro duckdb__to_local(ts, tz) -%}timezone({{ tz }}, {{ ts }}){%- endmacro %}
 {% macro spark__to_local(ts, tz) -%}from_utc_timestamp({{ ts }}, {{ tz }}){%- endmacro %}
 
-{# local wall-clock timestamp in `tz` -> instant (timestamptz) #}
+{#
+  local wall-clock timestamp in `tz` -> instant (timestamptz). A wall-clock time that happens
+  twice (clocks going back) is its FIRST instant, as Python's zoneinfo (fold=0) reads it: local
+  midnight of Nov 1 in America/Havana, where clocks go back from 01:00 to 00:00 that night, is
+  04:00Z, the first moment the clock reads 00:00 (and the moment from which events fall in
+  November). DuckDB's timezone() returns the later instant; the earlier one is 1 hour (or, on
+  Lord Howe Island, 30 minutes) before it when that shows the same wall-clock time.
+  A wall-clock time that does not happen (clocks going forward) is read with the offset before
+  the change (DuckDB and zoneinfo agree).
+#}
 {% macro from_local(local_ts, tz) -%}
     {{ return(adapter.dispatch('from_local', 'billing_warehouse')(local_ts, tz)) }}
 {%- endmacro %}
-{% macro duckdb__from_local(local_ts, tz) -%}timezone({{ tz }}, cast({{ local_ts }} as timestamp)){%- endmacro %}
+{% macro duckdb__from_local(local_ts, tz) -%}
+    {%- set wall = 'cast(' ~ local_ts ~ ' as timestamp)' -%}
+    {%- set later = 'timezone(' ~ tz ~ ', ' ~ wall ~ ')' -%}
+    (case
+        when timezone({{ tz }}, {{ later }} - interval 1 hour) = {{ wall }}
+            then {{ later }} - interval 1 hour
+        when timezone({{ tz }}, {{ later }} - interval 30 minute) = {{ wall }}
+            then {{ later }} - interval 30 minute
+        else {{ later }}
+    end)
+{%- endmacro %}
 {% macro spark__from_local(local_ts, tz) -%}to_utc_timestamp({{ local_ts }}, {{ tz }}){%- endmacro %}
 
 {# the billing period name 'YYYY-MM' of an instant, in the IANA zone `tz` #}

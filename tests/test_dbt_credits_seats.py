@@ -37,6 +37,7 @@ MY_UNIT_TESTS = {
     "seats_cancellation_plan_change_and_same_instant_tie",
     "seats_second_proration_in_dst_months",
     "seats_jpy_and_three_decimal_currency",
+    "seats_large_jpy_line_at_full_precision",
     "candidates_only_events_inside_a_lot_window",
     "ledger_grants_draws_and_expiries_up_to_as_of",
     "credits_low_crossings_after_draws_and_expiries",

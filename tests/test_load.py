@@ -357,3 +357,19 @@ def test_a_missing_folder_or_an_empty_csv_is_an_input_error(
     assert (err.value.file, err.value.row) == ("teams.csv", None)
     assert err.value.rule == "the file is empty: a CSV table needs a header row"
     assert source_files(con) == []
+
+
+def test_two_subscription_changes_at_one_instant_load(
+    con: duckdb.DuckDBPyConnection, raw: Path
+) -> None:
+    # a plan switch written as "0 seats of the old plan" and "3 seats of the new one" at the
+    # same instant is ordinary input, not an error: the highest change_id wins
+    # (int_seat_stretches; unit test seats_cancellation_plan_change_and_same_instant_tie)
+    path = raw / "subscription_changes.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "sc_us_3,ent_us,plan_team_usd,0,2026-10-01T00:00:00-04:00\n"
+                    "sc_us_4,ent_us,plan_team_usd,3,2026-10-01T00:00:00-04:00\n",
+                    encoding="utf-8")
+    summary = load_raw_dir(con, raw)
+    assert summary.rows_by_table["subscription_changes"] == EXPECTED_ROWS[
+        "subscription_changes"] + 2

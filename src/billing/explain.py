@@ -80,12 +80,13 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
     lines = con.execute(
         """
         select line_number, line_type, line_key, description, quantity, amount,
-               original_period, service_start, service_end
+               original_period, service_start, service_end, plan_id
         from main.invoice_lines where invoice_id = ? order by line_number
         """,
         [invoice_id],
     ).fetchall()
-    for line_no, line_type, key, description, _qty, amount, original, start, end in lines:
+    for (line_no, line_type, key, description, quantity, amount, original, start, end,
+         plan_id) in lines:
         console.print(
             f"\n[bold]{line_no}. {description}[/bold]  {format_money(amount, currency)}",
             highlight=False,
@@ -94,7 +95,7 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
         if line_type == "usage":
             _usage_evidence(console, con, entity_id, evidence_period, key, currency)
         elif line_type == "seat":
-            _seat_evidence(console, con, entity_id, evidence_period, start, end)
+            _seat_evidence(console, con, entity_id, start, end, plan_id, quantity)
         elif line_type in ("credits_applied", "credit_purchase"):
             _ledger_evidence(console, con, entity_id, evidence_period, line_type, key, currency)
         elif line_type == "adjustment":
@@ -147,21 +148,34 @@ def _usage_evidence(console, con, entity_id, period, key, currency) -> None:
         console.print(f"   … and {len(rows) - MAX_EVENTS_SHOWN:,} more events")
 
 
-def _seat_evidence(console, con, entity_id, period, start, end) -> None:
+def _seat_evidence(console, con, entity_id, start, end, plan_id, seats) -> None:
+    """The subscription changes behind a seat stretch: the one in force at its start (unless a
+    daily plan's first day took its count from a later change that day) and every later one
+    before its end (changes that kept the plan and seat count, or that a later change the same
+    day or the highest change_id at the same instant overrode)."""
     rows = con.execute(
         """
-        select change_id, plan_id, seats, effective_at from staging.stg_subscription_changes
-        where entity_id = ? and effective_at < ? order by effective_at desc, change_id desc
-        limit 1
-        """,
-        [entity_id, end],
-    ).fetchall()
-    for change_id, plan_id, seats, effective_at in rows:
-        console.print(
-            f"   subscription change {change_id}: {seats} seats of {plan_id} "
-            f"from {_at(effective_at)} UTC; billed {_at(start)} → {_at(end)} UTC",
-            highlight=False,
+        with in_force_at_start as (
+            select max(effective_at) as effective_at from staging.stg_subscription_changes
+            where entity_id = ? and effective_at <= ?
         )
+        select change_id, plan_id, seats, effective_at from staging.stg_subscription_changes
+        where entity_id = ? and effective_at < ?
+          and effective_at >= coalesce((select effective_at from in_force_at_start), ?)
+        order by effective_at, change_id
+        """,
+        [entity_id, start, entity_id, end, start],
+    ).fetchall()
+    if rows and rows[0][3] <= start and (rows[0][1], rows[0][2]) != (plan_id, seats):
+        rows = rows[1:]  # a daily stretch's first day billed at that day's later change
+    for change_id, change_plan, change_seats, effective_at in rows:
+        console.print(
+            f"   subscription change {change_id}: {change_seats} seats of {change_plan} "
+            f"from {_at(effective_at)} UTC",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"   billed {_at(start)} → {_at(end)} UTC", highlight=False)
 
 
 def _ledger_evidence(console, con, entity_id, period, line_type, key, currency) -> None:

@@ -385,14 +385,6 @@ def _cross_checks() -> list[str]:
         f"from ({effective_rows('subscription_changes')}) as s "
         f"join ({effective_rows('plans')}) as p on p.plan_id = s.plan_id "
         f"join ({effective_rows('entities')}) as e on e.entity_id = s.entity_id",
-        # two changes of one entity at the same instant make the timeline ambiguous
-        f"select *, case when n > 1 then 'entity ' || {_shown('entity_id')} "
-        f"|| ' already has change ' || {_shown('first_change')} || ' at this effective_at' "
-        f"end as rule from (select *, row_number() over w as n, "
-        f"first_value(change_id) over w as first_change "
-        f"from ({effective_rows('subscription_changes')}) "
-        f"window w as (partition by entity_id, {ts.format('effective_at')} "
-        f"order by _rel_path, _row_number))",
         # a credit lot must expire after it is bought
         f"select *, case when {ts.format('expires_at')} <= {ts.format('purchased_at')} "
         f"then 'expires_at must be later than purchased_at' end as rule "
