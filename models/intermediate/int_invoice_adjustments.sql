@@ -66,14 +66,29 @@ issued_originals as (
 ),
 
 issued_adjustments as (
+    -- a line may have been billed only through adjustments (it appeared after its period was
+    -- closed): its name, price and plan then come from those adjustment lines, whose
+    -- description is "Adjustment to <period>: <the line's description> (billed .., now ..)"
     select
         entity_id,
         original_period,
-        regexp_extract(line_key, '^adjustment\|[^|]*\|(.*)$', 1) as original_line_key,
+        original_line_key,
+        split_part(original_line_key, '|', 1) as original_line_type,
+        max(regexp_extract(description, '^Adjustment to [^:]+: (.*) \(billed .+, now .+\)$', 1))
+            as description,
+        max(price_id) as price_id,
+        max(plan_id) as plan_id,
+        min(service_start) as service_start,
+        max(service_end) as service_end,
         sum(amount) as amount
-    from {{ source('billing', 'issued_invoice_lines') }}
-    where line_type = 'adjustment'
-    group by entity_id, original_period, regexp_extract(line_key, '^adjustment\|[^|]*\|(.*)$', 1)
+    from (
+        select
+            *,
+            regexp_extract(line_key, '^adjustment\|[^|]*\|(.*)$', 1) as original_line_key
+        from {{ source('billing', 'issued_invoice_lines') }}
+        where line_type = 'adjustment'
+    ) as adjustment_lines
+    group by entity_id, original_period, original_line_key
 ),
 
 billed_so_far as (
@@ -81,12 +96,12 @@ billed_so_far as (
         coalesce(o.entity_id, a.entity_id) as entity_id,
         coalesce(o.original_period, a.original_period) as original_period,
         coalesce(o.original_line_key, a.original_line_key) as original_line_key,
-        o.original_line_type,
-        o.description,
-        o.price_id,
-        o.plan_id,
-        o.service_start,
-        o.service_end,
+        coalesce(o.original_line_type, a.original_line_type) as original_line_type,
+        coalesce(o.description, nullif(a.description, '')) as description,
+        coalesce(o.price_id, a.price_id) as price_id,
+        coalesce(o.plan_id, a.plan_id) as plan_id,
+        coalesce(o.service_start, a.service_start) as service_start,
+        coalesce(o.service_end, a.service_end) as service_end,
         coalesce(o.amount, 0) + coalesce(a.amount, 0) as amount
     from issued_originals as o
     full outer join issued_adjustments as a
