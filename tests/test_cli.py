@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pty
 import re
@@ -203,11 +204,22 @@ def test_closing_an_already_closed_period_again_says_so(closed_by_cli):
     assert f"PDFs (2026-09)      {pdf_dir(warehouse, '2026-09')}" in again.stdout
 
 
-def test_render_again_redraws_nothing(closed_by_cli):
+def test_render_again_redraws_nothing_but_puts_back_a_lost_pdf(closed_by_cli):
     _, warehouse = closed_by_cli
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        number, path, sha = con.execute(
+            "select invoice_number, pdf_path, pdf_sha256 from billing.issued_invoices "
+            "where period = '2026-10' order by invoice_number limit 1").fetchone()
+    finally:
+        con.close()
+    Path(path).unlink()
     proc = billing("render", "--period", "2026-10", "--warehouse", str(warehouse))
     assert proc.returncode == 0, proc.stderr
     assert "Rendered 0 PDF" in proc.stdout
+    assert f"Restored 1 missing issued PDF(s), byte-identical to what was issued: {number}" in (
+        " ".join(proc.stdout.split()))
+    assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
 
 
 def test_deliver_with_the_receiver_down_exits_non_zero(closed_by_cli, tmp_path):

@@ -289,3 +289,39 @@ def test_deleted_event_is_credited_back(closed, tmp_path):
         ("2026-09", Decimal("55.00")),
         ("2026-10", Decimal("-55.00")),
     ]
+
+
+def test_render_restores_a_lost_pdf_byte_identical_and_reports_a_changed_one(closed, tmp_path):
+    import hashlib
+
+    warehouse, _ = clone(closed, tmp_path)
+    rows = q(warehouse, "select invoice_number, pdf_path, pdf_sha256 from billing.issued_invoices "
+                        "where period = '2026-10' order by invoice_number")
+    assert len(rows) >= 2
+    (lost_number, lost_path, lost_sha), (edited_number, edited_path, _) = rows[0], rows[1]
+    Path(lost_path).unlink()
+    # nothing is wrong yet with the edited one: the lost file alone is drawn again and put back
+    check = pipeline.check_issued_pdfs(warehouse, "2026-10")
+    assert check.restored == [lost_number] and check.problem() is None
+    assert hashlib.sha256(Path(lost_path).read_bytes()).hexdigest() == lost_sha
+    assert not [p for p in pdf_dir(warehouse, "2026-10").iterdir() if p.name.startswith(".")]
+
+    Path(edited_path).write_bytes(Path(edited_path).read_bytes() + b"\n% edited\n")
+    check = pipeline.check_issued_pdfs(warehouse, "2026-10")
+    assert check.restored == [] and check.changed == [edited_number]
+    assert edited_number in check.problem() and "restore them from a backup" in check.problem()
+    assert Path(edited_path).read_bytes().endswith(b"% edited\n")  # never overwritten
+
+
+def test_a_lost_pdf_that_would_not_redraw_identically_is_left_missing(closed, tmp_path):
+    warehouse, _ = clone(closed, tmp_path)
+    (number, path), = q(warehouse, "select invoice_number, pdf_path from billing.issued_invoices "
+                                   "where period = '2026-10' order by invoice_number limit 1")
+    Path(path).unlink()
+    con = duckdb.connect(str(warehouse))  # as if the template had changed since the close
+    con.execute("update billing.issued_invoices set pdf_sha256 = repeat('0', 64) "
+                "where invoice_number = ?", [number])
+    con.close()
+    check = pipeline.check_issued_pdfs(warehouse, "2026-10")
+    assert check.unrestorable == [number] and not Path(path).exists()
+    assert "would not be drawn byte-identical" in check.problem()

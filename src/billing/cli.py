@@ -199,7 +199,12 @@ def render(
     period: Annotated[str, typer.Option("--period", help="The billing period, YYYY-MM.")],
     warehouse: Warehouse = None,
 ) -> None:
-    """Render the PDFs of the period's finalized invoices that have none yet."""
+    """Render the PDFs of the period's finalized invoices that have none yet.
+
+    Also checks the period's issued PDFs against their recorded sha256: a missing file is drawn
+    again and put back only if byte-identical to the one issued; a file that differs (or that
+    cannot be drawn identically again) is an error naming the invoices.
+    """
     from billing.close import check_period
     from billing.paths import pdf_dir
 
@@ -207,8 +212,15 @@ def render(
     path = _prepare(_existing(warehouse or _default_warehouse()))
     from flows.render import render_flow
 
-    count = render_flow(path, period)
-    _console().print(f"Rendered {count} PDF(s) into {pdf_dir(Path(path), period)}")
+    count, check = render_flow(path, period)
+    console = _console()
+    console.print(f"Rendered {count} PDF(s) into {pdf_dir(Path(path), period)}")
+    if check.restored:
+        console.print(f"Restored {len(check.restored)} missing issued PDF(s), byte-identical to "
+                      f"what was issued: {', '.join(check.restored)}")
+    problem = check.problem()
+    if problem:
+        raise BillingError(problem)
 
 
 @app.command()

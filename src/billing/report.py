@@ -68,6 +68,11 @@ def _warehouse_figures(warehouse: str, periods: list[str]) -> dict[str, Any]:
     }
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 invoice``, ``2 invoices``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def print_close(console: Console, report: Any, warehouse: str) -> None:
     closed = [c for c in report.closed if not c.already_closed]
     again = [c.period for c in report.closed if c.already_closed]
@@ -76,8 +81,9 @@ def print_close(console: Console, report: Any, warehouse: str) -> None:
     else:
         if closed:
             console.print(
-                "Closed " + ", ".join(f"[bold]{c.period}[/bold] ({len(c.invoice_ids)} invoices)"
-                                      for c in closed)
+                "Closed " + ", ".join(
+                    f"[bold]{c.period}[/bold] ({_count(len(c.invoice_ids), 'invoice')})"
+                    for c in closed)
             )
             console.print(f"  close run {report.close_run_id}")
         if again:
