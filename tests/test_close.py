@@ -325,3 +325,20 @@ def test_a_lost_pdf_that_would_not_redraw_identically_is_left_missing(closed, tm
     check = pipeline.check_issued_pdfs(warehouse, "2026-10")
     assert check.unrestorable == [number] and not Path(path).exists()
     assert "would not be drawn byte-identical" in check.problem()
+
+
+def test_an_invoiced_entity_cannot_change_currency(closed, tmp_path):
+    # its closed periods are re-rated at every close: yen lines would be set against amounts
+    # issued in another currency. The load names the file, the row and the rule.
+    from billing.errors import InputError
+
+    warehouse, raw = clone(closed, tmp_path)
+    entities = raw / "entities.csv"
+    entities.write_text(entities.read_text().replace("Kite Works Japan,JPY", "Kite Works Japan,USD"))
+    before = q(warehouse, "select count(*) from raw.source_files")
+    with pytest.raises(InputError) as error:
+        pipeline.load(warehouse, raw)
+    assert str(error.value).startswith("entities.csv, row 3: ")
+    assert 'entity "ent_jp" was invoiced in JPY (invoice ent_jp-0000' in str(error.value)
+    assert "cannot change to USD" in str(error.value)
+    assert q(warehouse, "select count(*) from raw.source_files") == before

@@ -385,6 +385,17 @@ def _cross_checks() -> list[str]:
         f"from ({effective_rows('subscription_changes')}) as s "
         f"join ({effective_rows('plans')}) as p on p.plan_id = s.plan_id "
         f"join ({effective_rows('entities')}) as e on e.entity_id = s.entity_id",
+        # an entity's currency is fixed once it has been invoiced: its closed periods are
+        # re-rated at every close, and lines in a new currency would be set against amounts
+        # issued in the old one (a new currency needs a new entity)
+        f"select e.*, case when upper(trim(e.currency)) <> i.currency then 'entity ' "
+        f"|| {_shown('e.entity_id')} || ' was invoiced in ' || i.currency || ' (invoice ' "
+        f"|| i.invoice_number || '): its currency cannot change to ' "
+        f"|| upper(trim(e.currency)) || ' (bill the new currency as a new entity)' end as rule "
+        f"from ({effective_rows('entities')}) as e "
+        f"join (select entity_id, max_by(currency, invoice_seq) as currency, "
+        f"max_by(invoice_number, invoice_seq) as invoice_number "
+        f"from billing.issued_invoices group by entity_id) as i on i.entity_id = e.entity_id",
         # a credit lot must expire after it is bought
         f"select *, case when {ts.format('expires_at')} <= {ts.format('purchased_at')} "
         f"then 'expires_at must be later than purchased_at' end as rule "
