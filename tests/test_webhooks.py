@@ -174,7 +174,7 @@ def test_payload_is_valid_json_with_nasty_user_strings(event_type: str) -> None:
     assert data["user"] == {"id": 'usr_"1"', "name": NASTY, "email": 'o"brien@example.com'}
 
 
-def test_payload_money_is_a_decimal_string_at_the_currency_minor_unit() -> None:
+def test_payload_money_is_an_exact_decimal_string_padded_to_the_minor_unit() -> None:
     base = {"entity_id": "e", "organization_id": "o"}
     inv = json.loads(render_payload("invoice.finalized", {**base, **FACTS["invoice.finalized"]}))
     assert inv["data"]["invoice"]["total"] == "96.80"
@@ -183,15 +183,26 @@ def test_payload_money_is_a_decimal_string_at_the_currency_minor_unit() -> None:
     low = json.loads(
         render_payload("billing.credits_low", {**base, **FACTS["billing.credits_low"]})
     )
-    assert low["data"]["credits"]["balance"] == "4.12"
-    jpy = {**base, **FACTS["invoice.finalized"], "currency": "JPY", "total": "1234.5"}
+    assert low["data"]["credits"]["balance"] == "4.123456789012"
+    # a balance just under the threshold says so: never rounded up to it
+    under = {**base, **FACTS["billing.credits_low"], "balance": "49.995000000000",
+             "threshold": "50"}
+    credits = json.loads(render_payload("billing.credits_low", under))["data"]["credits"]
+    assert (credits["balance"], credits["threshold"]) == ("49.995", "50.00")
+    jpy = {**base, **FACTS["invoice.finalized"], "currency": "JPY", "total": "1234"}
     assert (
-        json.loads(render_payload("invoice.finalized", jpy))["data"]["invoice"]["total"] == "1235"
+        json.loads(render_payload("invoice.finalized", jpy))["data"]["invoice"]["total"] == "1234"
     )
     kwd = {**base, **FACTS["billing.payment_failed"], "currency": "KWD", "amount": "1.2345"}
     assert (
         json.loads(render_payload("billing.payment_failed", kwd))["data"]["payment"]["amount"]
-        == "1.235"
+        == "1.2345"
+    )
+    big = {**base, **FACTS["billing.payment_failed"], "currency": "USD",
+           "amount": "12345678901234567890123456.123456789012"}
+    assert (
+        json.loads(render_payload("billing.payment_failed", big))["data"]["payment"]["amount"]
+        == "12345678901234567890123456.123456789012"
     )
 
 

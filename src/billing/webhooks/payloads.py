@@ -3,7 +3,8 @@
 Every ``{{ expression }}`` in a webhook template is JSON-encoded by the environment's
 ``finalize`` hook, so a template writes ``"name": {{ entity_name }}`` (no quotes) and a user
 string holding quotes, backslashes, newlines or ``</script>`` still yields valid JSON. Facts
-are normalised first: money becomes a decimal string at the currency's minor unit, instants
+are normalised first: money becomes an exact decimal string with at least the currency's minor
+unit of decimals (``"96.80"``, a credits balance of ``"49.995"``: never rounded), instants
 become ISO-8601 UTC strings (``2026-10-03T12:05:00Z``); a float anywhere is refused.
 """
 
@@ -13,7 +14,7 @@ import csv
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
@@ -68,7 +69,7 @@ EVENT_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 
-#: Facts that are money: rendered as decimal strings at the currency's minor unit.
+#: Facts that are money: exact decimal strings, padded to the currency's minor unit.
 MONEY_FACTS = frozenset(
     {
         "subtotal",
@@ -89,6 +90,10 @@ MONEY_FACTS = frozenset(
 INTEGER_FACTS = frozenset({"attempt", "failed_payments"})
 #: Suspension reasons (docs/webhooks.md).
 SUSPENSION_REASONS = frozenset({"unpaid_30_days", "three_failed_payments"})
+
+
+#: Wide enough for any decimal(38, 12) value: quantizing to its own digits never rounds.
+_EXACT = Context(prec=80)
 
 
 def _json_literal(value: Any) -> str:
@@ -150,8 +155,12 @@ def _normalise(event_type: str, key: str, value: Any, currency: str | None) -> A
         amount = _as_decimal(event_type, key, value)
         if currency is None:
             return amount
+        # the fact as it is (a balance of 49.995 is under a threshold of 50.00, and says so),
+        # with at least the currency's decimals: invoice amounts, already rounded, read "96.80"
         minor = _minor_units()[currency]
-        return amount.quantize(Decimal(1).scaleb(-minor), rounding=ROUND_HALF_UP)
+        exponent = amount.normalize(_EXACT).as_tuple().exponent
+        places = max(minor, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
+        return amount.quantize(Decimal(1).scaleb(-places), context=_EXACT)
     if key in INTEGER_FACTS:
         number = _as_decimal(event_type, key, value)
         if number != number.to_integral_value():
