@@ -72,6 +72,7 @@ def run_close(
 
     check_period(period)
     when = pipeline.parse_as_of(as_of)
+    pipeline.check_as_of_not_future(when, draft=draft)
     timer = pipeline.Timer()
     report = CloseReport(period=period, close_run_id=None, draft=draft)
     if raw_dir:

@@ -342,3 +342,22 @@ def test_an_invoiced_entity_cannot_change_currency(closed, tmp_path):
     assert 'entity "ent_jp" was invoiced in JPY (invoice ent_jp-0000' in str(error.value)
     assert "cannot change to USD" in str(error.value)
     assert q(warehouse, "select count(*) from raw.source_files") == before
+
+
+def test_a_close_as_of_the_future_is_refused_before_anything_changes(tmp_path):
+    # issued_at, the 30-day suspension and the webhooks' due times follow --as-of: a close as of
+    # next year would finalize a month that has not ended and announce a suspension not yet due
+    from datetime import UTC, datetime, timedelta
+
+    from billing.errors import BillingError
+
+    raw = copy_raw(tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    future = (datetime.now(UTC) + timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with pytest.raises(BillingError, match=r"is in the future .*use --draft to look ahead"):
+        run_close(str(warehouse), "2026-10", raw_dir=str(raw), as_of=future, progress=False)
+    assert not warehouse.exists()
+    # a draft may look ahead; a few minutes of clock skew are tolerated
+    pipeline.check_as_of_not_future(pipeline.parse_as_of(future), draft=True)
+    soon = datetime.now(UTC) + timedelta(minutes=2)
+    pipeline.check_as_of_not_future(soon, draft=False)

@@ -3,11 +3,13 @@
 -- has not queued before, so a rerun sends nothing twice. invoice.finalized is queued by the
 -- close itself, not here.
 --   billing.payment_failed  one per failed payment of an issued invoice (joined by invoice_number)
---   billing.credits_low     one per crossing of the entity's balance under its threshold
+--   billing.credits_low     one per crossing of the entity's balance under its threshold (keyed
+--                           by when the balance last rose to the threshold: armed_at)
 --   billing.overage         the first overage event per (entity, user, period)
 --   billing.suspension      one per (issued invoice, reason): unpaid_30_days when as_of() is 30
 --                           days past issue and succeeded payments (by as_of) < total;
---                           three_failed_payments at the third failed attempt
+--                           three_failed_payments at the third failed attempt, unless the
+--                           invoice was paid in full by then
 -- facts: JSON object with the entity / organization / user names and the facts of the event;
 -- money as decimal strings, instants as ISO-8601 UTC.
 -- A view, so it sees invoices issued by a close without a dbt run.
@@ -96,8 +98,10 @@ payment_failed as (
 
 credits_low as (
     select
-        'billing.credits_low|' || x.entity_id || '|' || {{ iso_utc('x.occurred_at') }}
-            || '|' || coalesce(x.event_id, 'expiry') as dedup_key,
+        -- one per arming of the threshold (int_credits_low_crossings.armed_at), not per event:
+        -- a late event that now makes the same crossing earlier is not a second crossing
+        'billing.credits_low|' || x.entity_id || '|armed ' || {{ iso_utc('x.armed_at') }}
+            as dedup_key,
         'billing.credits_low' as event_type,
         x.entity_id,
         x.user_id,
@@ -170,6 +174,21 @@ invoice_payment_facts as (
     group by i.invoice_id
 ),
 
+paid_by_third_failure as (
+    -- an invoice already paid in full when its third failure came (a retried charge after a
+    -- successful one) is not suspended for it
+    select
+        f.invoice_id,
+        coalesce(sum(p.amount) filter (where p.status = 'succeeded'), 0) as paid
+    from invoice_payment_facts as f
+    left join payments_of_issued as p
+        on p.invoice_id = f.invoice_id
+        and (p.attempted_at < f.third_failure_at
+             or (p.attempted_at = f.third_failure_at and p.status = 'succeeded'))
+    where f.third_failure_at is not null
+    group by f.invoice_id
+),
+
 suspension_reasons as (
     select
         i.*,
@@ -196,7 +215,9 @@ suspension_reasons as (
     from issued_invoices as i
     inner join invoice_payment_facts as f
         on f.invoice_id = i.invoice_id
-    where f.third_failure_at is not null
+    inner join paid_by_third_failure as b
+        on b.invoice_id = i.invoice_id
+    where b.paid < i.total
 ),
 
 suspension as (

@@ -181,6 +181,9 @@ def close(
     from billing.report import print_close
 
     check_period(period)
+    from billing.pipeline import check_as_of_not_future, parse_as_of
+
+    check_as_of_not_future(parse_as_of(as_of), draft=draft)  # before Prefect starts
     if memory_limit:
         # profiles.yml reads it when dbt opens the warehouse
         os.environ["BILLING_DUCKDB_MEMORY_LIMIT"] = check_memory_limit(memory_limit)

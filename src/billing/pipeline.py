@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -62,6 +62,23 @@ def parse_as_of(value: str | None) -> datetime:
     if parsed.tzinfo is None:
         raise BillingError(f"--as-of needs an offset or Z (e.g. {value}Z), got {value!r}")
     return parsed.astimezone(UTC)
+
+
+#: How far ahead of this machine's clock --as-of may be (clock skew between machines).
+AS_OF_SKEW = timedelta(minutes=5)
+
+
+def check_as_of_not_future(when: datetime, *, draft: bool) -> None:
+    """A close finalizes what has happened: issued_at, suspensions 30 days after issue and the
+    webhooks' due times all follow --as-of, so an as-of in the future would finalize a month
+    that has not ended and announce a suspension that is not due. A draft may look ahead."""
+    now = datetime.now(UTC)
+    if not draft and when > now + AS_OF_SKEW:
+        raise BillingError(
+            f"--as-of {when.isoformat().replace('+00:00', 'Z')} is in the future (it is "
+            f"{now.replace(microsecond=0).isoformat().replace('+00:00', 'Z')} here): a close "
+            "finalizes what has happened; use --draft to look ahead"
+        )
 
 
 def load(warehouse: Path | str, raw_dir: Path | str, progress: Callable | None = None):
