@@ -361,3 +361,37 @@ def test_a_close_as_of_the_future_is_refused_before_anything_changes(tmp_path):
     pipeline.check_as_of_not_future(pipeline.parse_as_of(future), draft=True)
     soon = datetime.now(UTC) + timedelta(minutes=2)
     pipeline.check_as_of_not_future(soon, draft=False)
+
+
+def test_a_load_queues_the_webhooks_of_failed_payments_at_once(closed, tmp_path):
+    # the permission system hears of a failed payment when it is loaded, not at the next close;
+    # the next close queues it no second time
+    from decimal import Decimal as D
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    warehouse, raw = clone(closed, tmp_path)
+    number = q(warehouse, "select invoice_number from billing.issued_invoices "
+                          "where entity_id = 'ent_jp' order by invoice_seq desc limit 1")[0][0]
+    table = pq.read_table(raw / "payments.parquet")
+    late = pa.Table.from_pylist(
+        [{"payment_id": "pay_late", "invoice_number": number, "amount": D("99.00"),
+          "status": "failed", "attempted_at": "2026-11-10T09:00:00+09:00"}],
+        schema=table.schema)
+    pq.write_table(pa.concat_tables([table, late]), raw / "payments.parquet")
+    before = q(warehouse, "select count(*) from webhook_outbox")[0][0]
+
+    summary = pipeline.load(warehouse, raw)
+    pipeline.stage(warehouse)
+    assert pipeline.queue_payment_webhooks(warehouse) == 1
+    rows = q(warehouse, "select event_type, entity_id, json_extract_string(payload, "
+                        "'$.data.payment.id') from webhook_outbox order by created_at desc")
+    assert rows[0] == ("billing.payment_failed", "ent_jp", "pay_late")
+    assert q(warehouse, "select count(*) from webhook_outbox")[0][0] == before + 1
+    assert summary.rows_by_table["payments"] == 4
+    # loading again, or the close, queues nothing new for it
+    assert pipeline.queue_payment_webhooks(warehouse) == 0
+    run_close(str(warehouse), "2026-10", as_of=AS_OF, progress=False)
+    assert q(warehouse, "select count(*) from webhook_outbox where event_type = "
+                        "'billing.payment_failed' and payload like '%pay_late%'")[0][0] == 1

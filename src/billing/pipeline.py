@@ -180,6 +180,16 @@ def queue_webhooks(warehouse: Path | str, *, as_of: datetime) -> int:
         return queue_from_triggers(con, as_of=as_of)
 
 
+def queue_payment_webhooks(warehouse: Path | str) -> int:
+    """After a load: queue now what the loaded payments trigger by themselves (a failed payment
+    of an issued invoice, the third failure's suspension), so the permission system hears of
+    them without waiting for the next close."""
+    from billing.webhooks.outbox import queue_from_triggers
+
+    with opened(warehouse) as con:
+        return queue_from_triggers(con, as_of=datetime.now(UTC), payments_only=True)
+
+
 def render(
     warehouse: Path | str, period: str, *, progress: bool = True, workers: int | None = None
 ) -> list:

@@ -33,6 +33,10 @@ def print_load(console: Console, summary: Any, warehouse: str) -> None:
     for table, count in rows.items():
         if count:
             console.print(f"  rows {table:<22} {count:>12,}")
+    queued = _get(summary, "webhooks_queued", 0) or 0
+    if queued:
+        console.print(f"  webhooks queued {queued:>21,}  (failed payments; send them with "
+                      "`billing deliver`)")
 
 
 def _warehouse_figures(warehouse: str, periods: list[str]) -> dict[str, Any]:

@@ -64,6 +64,8 @@ class LoadSummary:
     events_rows_added: int = 0
     files: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    #: set by the load flow: webhooks the loaded payments triggered (billing.payment_failed, ...)
+    webhooks_queued: int = 0
 
     @property
     def rows_loaded(self) -> int:

@@ -150,9 +150,15 @@ def queue_from_triggers(
     *,
     now: datetime | None = None,
     close_run_id: str | None = None,
+    payments_only: bool = False,
 ) -> int:
     """Queue every row of ``intermediate.int_webhook_triggers`` that happened by ``as_of``
-    and is not in the outbox yet. Returns how many webhooks were queued."""
+    and is not in the outbox yet. Returns how many webhooks were queued.
+
+    ``payments_only`` (after a load): only what new payments rows trigger by themselves,
+    ``billing.payment_failed`` and the suspension for three failed payments; nothing when no
+    close has built the triggers yet (no invoice was issued, so no payment can match one).
+    """
     if isinstance(as_of, str):
         try:
             as_of = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
@@ -165,13 +171,20 @@ def queue_from_triggers(
         "where table_schema = 'intermediate' and table_name = 'int_webhook_triggers'"
     ).fetchone()
     if not exists or not exists[0]:
+        if payments_only:
+            return 0
         raise BillingError(f"{TRIGGERS} does not exist: run the dbt models before queueing")
+    only = (
+        "and (t.event_type = 'billing.payment_failed' "
+        "or t.dedup_key like 'billing.suspension|%|three_failed_payments')"
+        if payments_only else ""
+    )
     found = con.execute(
         f"""
         select t.dedup_key, t.event_type, t.entity_id, t.organization_id, t.user_id,
                t.occurred_at, cast(t.facts as varchar)
         from {TRIGGERS} t
-        where t.occurred_at <= $as_of
+        where t.occurred_at <= $as_of {only}
           and not exists (select 1 from {OUTBOX} o where o.dedup_key = t.dedup_key)
         order by t.occurred_at, t.dedup_key
         """,
