@@ -189,7 +189,9 @@ select
         when is_replay then null
         when is_later_copy then 'conflicting_duplicate'
         when occurred_at is null then 'invalid_timestamp'
-        when quantity is null then 'invalid_quantity'
+        -- at most 10^12 units per event: the running count of a price (int_event_unit_counts)
+        -- stays an exact 64-bit integer for millions of events at that size
+        when quantity is null or quantity > 1000000000000 then 'invalid_quantity'
         when amount_unparsed is not null then 'invalid_amount'
         when amount is null and model = 'percentage' then 'invalid_amount'
         -- amount x percent (percent <= 1) must fit the 14 integer digits a decimal(38,24)

@@ -15,6 +15,13 @@ with entities as (
         on c.currency = e.currency
 ),
 
+periods as (
+    -- the service period of usage and credits-applied lines: the billing month, local midnight
+    -- of the 1st to local midnight of the next 1st
+    select entity_id, period, period_start, period_end
+    from {{ ref('int_billing_periods') }}
+),
+
 usage_facts as (
     select
         u.entity_id,
@@ -40,10 +47,15 @@ usage_facts as (
         u.base_amount,
         u.percent,
         u.min_fee,
-        u.max_fee
+        u.max_fee,
+        p.period_start,
+        p.period_end
     from {{ ref('int_usage_lines') }} as u
     inner join entities as e
         on e.entity_id = u.entity_id
+    left join periods as p
+        on p.entity_id = u.entity_id
+        and p.period = u.period
 ),
 
 usage_lines as (
@@ -100,8 +112,8 @@ usage_lines as (
         cast(case when model <> 'percentage' then unit_price end as {{ money_unrounded_type() }}) as unit_price,
         amount_unrounded,
         {{ round_money('amount_unrounded', 'minor_unit') }} as amount,
-        cast(null as timestamptz) as service_start,
-        cast(null as timestamptz) as service_end,
+        period_start as service_start,
+        period_end as service_end,
         '1|' || event_type || '|' || price_id || '|' || cast(price_valid_from as varchar) || '|'
             || lpad(cast(tier_from as varchar), 20, '0') as sort_key,
         currency
@@ -239,13 +251,16 @@ credits_applied_lines as (
         cast(null as {{ money_unrounded_type() }}) as unit_price,
         cast(-d.credits_drawn as {{ money_unrounded_type() }}) as amount_unrounded,
         {{ round_money('-d.credits_drawn', 'e.minor_unit') }} as amount,
-        cast(null as timestamptz) as service_start,
-        cast(null as timestamptz) as service_end,
+        p.period_start as service_start,
+        p.period_end as service_end,
         '4|credits_applied' as sort_key,
         e.currency
     from credits_drawn_by_period as d
     inner join entities as e
         on e.entity_id = d.entity_id
+    left join periods as p
+        on p.entity_id = d.entity_id
+        and p.period = d.period
     where {{ round_money('d.credits_drawn', 'e.minor_unit') }} <> 0
 ),
 

@@ -74,6 +74,15 @@ def service_range(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     return f"{fmt_date(local_start)} {local_start:%H:%M} – {fmt_date(local_end)} {local_end:%H:%M}"
 
 
+def _whole_month(start: datetime, end: datetime, zone: ZoneInfo) -> bool:
+    """From local midnight of a 1st to local midnight of the next month's 1st."""
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    first = local_start.date()
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return (first.day == 1 and local_start.time() == local_end.time() == datetime.min.time()
+            and local_end.date() == following)
+
+
 def fmt_rate(rate: Decimal) -> str:
     """A tax rate fraction as a percentage: ``0.19`` → ``19%``, ``0.0825`` → ``8.25%``."""
     percent = (rate * 100).normalize()
@@ -83,7 +92,9 @@ def fmt_rate(rate: Decimal) -> str:
 
 def _line_view(line: InvoiceLine, currency: str, zone: ZoneInfo) -> dict[str, Any]:
     details: list[str] = []
-    if line.service_start is not None and line.service_end is not None:
+    if (line.service_start is not None and line.service_end is not None
+            and not _whole_month(line.service_start, line.service_end, zone)):
+        # a whole billing month (every usage line) is the invoice's own period: not repeated
         details.append(service_range(line.service_start, line.service_end, zone))
     if line.original_period:
         details.append(f"Adjusts {period_label(line.original_period)} ({line.original_period})")
