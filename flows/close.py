@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,15 +90,23 @@ def run_close(
     with timer.phase("finalization"):
         pipeline.check_period_ended(warehouse, period, as_of=when)
         report.close_run_id = pipeline.start_run(warehouse, period)
-        for p in pipeline.periods_to_close(warehouse, period):
-            report.closed.append(call(finalize_task, warehouse, p, report.close_run_id, when))
-    with timer.phase("webhooks"):
-        report.webhooks_queued = call(queue_task, warehouse, when)
-    if not skip_pdf:
-        with timer.phase("pdfs"):
-            # every closed period with a missing PDF: a rerun after a crash finishes them
-            for p in pipeline.periods_missing_pdfs(warehouse, period):
-                report.pdfs_rendered += call(render_task, warehouse, p, progress)
+    try:
+        with timer.phase("finalization"):
+            for p in pipeline.periods_to_close(warehouse, period):
+                report.closed.append(
+                    call(finalize_task, warehouse, p, report.close_run_id, when))
+        with timer.phase("webhooks"):
+            report.webhooks_queued = call(queue_task, warehouse, when)
+        if not skip_pdf:
+            with timer.phase("pdfs"):
+                # every closed period with a missing PDF: a rerun after a crash finishes them
+                for p in pipeline.periods_missing_pdfs(warehouse, period):
+                    report.pdfs_rendered += call(render_task, warehouse, p, progress)
+    except BaseException:
+        # what was finalized stands; the run says it did not finish (a rerun completes it)
+        with contextlib.suppress(Exception):  # the original error is the one to report
+            pipeline.finish_run(warehouse, report.close_run_id, timer.phases, status="failed")
+        raise
     report.phases = timer.phases
     pipeline.finish_run(warehouse, report.close_run_id, timer.phases)
     return report

@@ -381,3 +381,44 @@ def test_a_close_after_a_failed_first_load_refuses_instead_of_closing_nothing(tm
         assert con.execute("select count(*) from billing.period_closes").fetchone()[0] == 0
     finally:
         con.close()
+
+
+def test_a_second_command_on_a_warehouse_in_use_is_refused_at_once(tmp_path):
+    # a close opens the warehouse step by step; a load started meanwhile must not slip in
+    # between two steps (the close would fail half-way): it is refused, naming the close
+    import time
+
+    from billing.lock import lock_path
+
+    warehouse = tmp_path / "w.duckdb"
+    env = {**os.environ}
+    if PREFECT_HOME is not None:
+        env["BILLING_PREFECT_HOME"] = str(PREFECT_HOME)
+        env.pop("PREFECT_HOME", None)
+    close = subprocess.Popen(
+        [BILLING, "close", "--period", "2026-10", "--raw-dir", str(FIXTURE), "--warehouse",
+         str(warehouse), "--as-of", "2026-11-15T00:00:00Z", "--skip-pdf"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        lock = lock_path(warehouse)
+        while not (lock.exists() and lock.read_text().startswith("billing close")):
+            assert close.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        second = billing("load", "--raw-dir", str(FIXTURE), "--warehouse", str(warehouse))
+        assert second.returncode == 1
+        line, = second.stderr.strip().splitlines()
+        assert line.startswith(f"error: warehouse {warehouse} is in use by another billing "
+                               f"command (billing close, pid {close.pid}, since ")
+    finally:
+        out, err = close.communicate(timeout=600)
+    assert close.returncode == 0, err
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        assert con.execute("select status from billing.close_runs").fetchall() == [
+            ("finalized",)]
+    finally:
+        con.close()
+    # once the close has ended, the warehouse is free again
+    assert billing("load", "--raw-dir", str(FIXTURE), "--warehouse", str(warehouse)
+                   ).returncode == 0

@@ -334,7 +334,8 @@ def test_an_invoiced_entity_cannot_change_currency(closed, tmp_path):
 
     warehouse, raw = clone(closed, tmp_path)
     entities = raw / "entities.csv"
-    entities.write_text(entities.read_text().replace("Kite Works Japan,JPY", "Kite Works Japan,USD"))
+    entities.write_text(
+        entities.read_text().replace("Kite Works Japan,JPY", "Kite Works Japan,USD"))
     before = q(warehouse, "select count(*) from raw.source_files")
     with pytest.raises(InputError) as error:
         pipeline.load(warehouse, raw)

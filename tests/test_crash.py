@@ -79,3 +79,14 @@ def test_kill_then_rerun_gives_the_same_result(point, reference, tmp_path):
     assert outcome(warehouse) == reference
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
     assert leftovers == []
+    # the killed run's audit row says it did not finish; the rerun's says it did
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        statuses = [r[0] for r in con.execute(
+            "select status from billing.close_runs order by started_at").fetchall()]
+    finally:
+        con.close()
+    if point in ("finalize", "pdf"):  # killed after the run started
+        assert statuses == ["aborted", "finalized"]
+    else:
+        assert statuses == ["finalized"]

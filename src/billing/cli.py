@@ -70,6 +70,7 @@ def _prepare(warehouse: Path) -> str:
         from click import get_current_context
 
     from billing.dbt import warm_up
+    from billing.lock import hold
     from billing.runtime import (
         configure_prefect,
         start_server_early,
@@ -78,11 +79,13 @@ def _prepare(warehouse: Path) -> str:
     )
 
     warehouse = warehouse.expanduser().resolve()
+    ctx = get_current_context(silent=True)
+    # one command at a time per warehouse, taken before anything starts (billing.lock)
+    hold(warehouse, ctx.info_name if ctx is not None else "command")
     configure_prefect()
     os.environ["BILLING_WAREHOUSE"] = str(warehouse)
     if not start_server_early():
         return str(warehouse)
-    ctx = get_current_context(silent=True)
     command = ctx.info_name if ctx is not None else ""
     params = ctx.params if ctx is not None else {}
     if command in {"load", "close", "render", "deliver", "demo"}:

@@ -143,6 +143,12 @@ def price_book_version(con: duckdb.DuckDBPyConnection) -> str:
 
 def start_close_run(con: duckdb.DuckDBPyConnection, period: str, *, draft: bool) -> str:
     run_id = f"close-{period}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    # a run still 'running' was killed (one command at a time holds the warehouse: billing.lock);
+    # what it finalized stands, and this run finishes the rest
+    con.execute(
+        "update billing.close_runs set status = 'aborted' "
+        "where status = 'running' and finished_at is null"
+    )
     con.execute(
         "insert into billing.close_runs (close_run_id, period, started_at, status) "
         "values (?, ?, now(), ?)",

@@ -144,9 +144,12 @@ def start_run(warehouse: Path | str, period: str) -> str:
         return closing.start_close_run(con, period, draft=False)
 
 
-def finish_run(warehouse: Path | str, close_run_id: str, phases: dict[str, float]) -> None:
+def finish_run(
+    warehouse: Path | str, close_run_id: str, phases: dict[str, float],
+    status: str = "finalized",
+) -> None:
     with opened(warehouse) as con:
-        closing.finish_close_run(con, close_run_id, "finalized", phases)
+        closing.finish_close_run(con, close_run_id, status, phases)
 
 
 def periods_missing_pdfs(warehouse: Path | str, through: str) -> list[str]:

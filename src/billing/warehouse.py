@@ -78,7 +78,7 @@ _BOOTSTRAP = [
         period varchar not null,
         started_at timestamptz not null,
         finished_at timestamptz,
-        status varchar not null,          -- running, finalized, draft, failed
+        status varchar not null,          -- running, finalized, draft, failed, aborted (killed)
         input_fingerprint varchar,
         price_book_version varchar,
         phases json
