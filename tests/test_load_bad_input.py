@@ -410,3 +410,30 @@ def test_a_later_load_may_restate_a_key(
     summary = load_raw_dir(con, raw)
 
     assert summary.files_new == 1 and summary.rows_by_table["organizations"] == 1
+
+
+def test_text_that_is_not_utf8_and_a_broken_parquet_file_are_one_line_errors(
+    case_env: tuple[Path, duckdb.DuckDBPyConnection]
+) -> None:
+    raw, con = case_env
+    before = snapshot(con)
+    events = raw / "marketplace_events" / "2026-09.csv"
+    original = events.read_bytes()
+    # a Latin-1 "café" deep in the file (past the first block the header read decodes)
+    bad = b"ev_late,ent_us,usr_ana,message_sent,2026-09-10T10:00:00Z,1,caf\xe9\n"
+    events.write_bytes(original + bad)
+    line, column = original.count(b"\n") + 1, bad.index(b"\xe9") + 1
+    with pytest.raises(InputError) as err:
+        load_raw_dir(con, raw)
+    assert str(err.value) == (
+        f"marketplace_events/2026-09.csv: is not UTF-8 text: byte 0xe9 at line {line}, "
+        f"column {column} (save the file as UTF-8)")
+    events.write_bytes(original)
+
+    (raw / "payments.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    with pytest.raises(InputError) as err:
+        load_raw_dir(con, raw)
+    message = str(err.value)
+    assert message.startswith("payments.parquet: cannot be read as Parquet (")
+    assert "\n" not in message and str(raw) not in message
+    assert snapshot(con) == before

@@ -118,11 +118,29 @@ def _insert_sql(table: str, columns: Sequence[str]) -> str:
 # --- CSV -----------------------------------------------------------------------------------
 
 
+def not_utf8(file: RawFile) -> InputError:
+    """The first physical line (1-based; a CSV's header is line 1) that is not UTF-8 text."""
+    with file.path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                byte = raw[exc.start]
+                return InputError(
+                    file.rel_path, None,
+                    f"is not UTF-8 text: byte 0x{byte:02x} at line {line_no}, column "
+                    f"{exc.start + 1} (save the file as UTF-8)",
+                )
+    return InputError(file.rel_path, None, "is not UTF-8 text (save the file as UTF-8)")
+
+
 def _csv_header(file: RawFile) -> list[str]:
     with file.path.open("r", encoding="utf-8-sig", newline="") as fh:
         try:
             header = next(csv.reader(fh), None)
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:  # the decoder reads ahead: the bad byte may be later
+            raise not_utf8(file) from exc
+        except csv.Error as exc:
             raise InputError(file.rel_path, None, f"cannot read the CSV header: {exc}") from exc
     if not header:
         raise InputError(file.rel_path, None, "the file is empty: a CSV table needs a header row")
@@ -177,7 +195,10 @@ def load_parquet(
     try:
         described = run(con, f"describe select * from {source}")
     except duckdb.Error as exc:
-        raise InputError(file.rel_path, None, f"cannot be read as Parquet ({exc})") from exc
+        # DuckDB's message, first line only (the rest repeats the query), without the path
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.replace(f" '{file.path}'", "").replace(str(file.path), file.rel_path)
+        raise InputError(file.rel_path, None, f"cannot be read as Parquet ({first})") from exc
     present = [row[0] for row in described if row[0] != "file_row_number"]
     _check_columns(file, present, required)
     sql = (
@@ -286,7 +307,7 @@ def load_file(
     try:
         return loader(con, file, file_id, columns, required)
     except UnicodeDecodeError as exc:
-        raise InputError(file.rel_path, None, f"is not UTF-8 text ({exc.reason})") from exc
+        raise not_utf8(file) from exc
 
 
 __all__ = ["FORMATS", "RawFile", "discover_table_files", "load_file", "sha256_of"]

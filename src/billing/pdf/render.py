@@ -326,10 +326,13 @@ def _progress_bar(total: int) -> tuple[object, Callable[[int], None]]:
         TimeRemainingColumn,
     )
 
+    console = Console(stderr=True)  # stdout stays for the command's own output
+    if not console.is_terminal:
+        # a live bar is for a person at a terminal; in a log or a pipe stderr stays for errors
+        return None, lambda n: None
     progress = Progress(
         TextColumn("[bold]Rendering invoice PDFs"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
-        console=Console(stderr=True),  # stdout stays for the command's own output
+        TimeElapsedColumn(), TimeRemainingColumn(), transient=False, console=console,
     )
     task = progress.add_task("render", total=total)
     return progress, lambda n: progress.advance(task, n)
