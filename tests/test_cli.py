@@ -422,3 +422,29 @@ def test_a_second_command_on_a_warehouse_in_use_is_refused_at_once(tmp_path):
     # once the close has ended, the warehouse is free again
     assert billing("load", "--raw-dir", str(FIXTURE), "--warehouse", str(warehouse)
                    ).returncode == 0
+
+
+def test_the_demo_builds_a_fresh_warehouse_each_run_and_never_reuses_a_real_one(tmp_path):
+    warehouse = tmp_path / "demo.duckdb"
+    args = ["demo", "--warehouse", str(warehouse), "--events", "400", "--months", "1"]
+    first = billing(*args, "--entities", "3")
+    assert first.returncode == 0, first.stderr
+    second = billing(*args, "--entities", "2")
+    assert second.returncode == 0, second.stderr
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        invoiced = con.execute("select count(distinct entity_id) from invoices").fetchall()
+        loads = con.execute("select count(*) from raw.load_runs").fetchall()
+    finally:
+        con.close()
+    assert invoiced == [(2,)] and loads == [(1,)]  # nothing left of the 3-entity run
+    # a warehouse the demo did not make is refused, untouched
+    real = tmp_path / "real.duckdb"
+    assert billing("load", "--raw-dir", str(FIXTURE), "--warehouse", str(real)).returncode == 0
+    before = real.read_bytes()
+    refused = billing("demo", "--warehouse", str(real))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {real} already exists and was not made by billing demo: the demo builds a "
+        "fresh warehouse, choose another --warehouse"]
+    assert real.read_bytes() == before

@@ -319,12 +319,19 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Make sample data, load it, close its periods, render PDFs, queue webhooks."""
+    """Make sample data, load it, close its periods, render PDFs, queue webhooks.
+
+    Each run builds a fresh demo warehouse (the previous demo's is replaced; a warehouse the
+    demo did not make is refused).
+    """
     from billing.generate import default_end_period
     from billing.paths import PROJECT_DIR
+    from billing.pipeline import reset_demo_warehouse
     from billing.report import print_demo
 
-    path = _prepare(warehouse or PROJECT_DIR / "data" / "demo" / "warehouse.duckdb")
+    default = PROJECT_DIR / "data" / "demo" / "warehouse.duckdb"
+    path = _prepare(warehouse or default)  # holds the warehouse's lock from here on
+    reset_demo_warehouse(path, default=Path(path) == default.resolve())
     out_dir = (out or Path(path).parent / "raw").resolve()
     period = default_end_period()  # the latest full period, the one the demo data ends with
     from flows.demo import demo_flow

@@ -293,6 +293,33 @@ def check_issued_pdfs(
     return check
 
 
+DEMO_MARKER = ".billing-demo"
+
+
+def reset_demo_warehouse(warehouse: Path | str, *, default: bool) -> None:
+    """The demo builds a fresh warehouse each time: the previous demo's warehouse, its PDFs and
+    outbox dumps are removed first, so a second run never mixes with the first. A warehouse the
+    demo did not make (no marker beside it) is never touched, unless it is the default demo path.
+    """
+    import shutil
+
+    from billing.paths import warehouse_home
+
+    path = Path(warehouse)
+    home = warehouse_home(path)
+    if path.exists() and not default and not (home / DEMO_MARKER).exists():
+        raise BillingError(
+            f"{path} already exists and was not made by billing demo: the demo builds a fresh "
+            "warehouse, choose another --warehouse"
+        )
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    for folder in (home, path.with_name(path.name + ".tmp")):
+        shutil.rmtree(folder, ignore_errors=True)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / DEMO_MARKER).write_text("made by billing demo: the next demo run replaces it\n")
+
+
 def generate(out_dir: Path | str, **options):
     from billing.generate import generate as make_raw_folder
 
