@@ -580,6 +580,15 @@ def test_a_positive_invoice_keeps_its_payment_instructions(seller) -> None:
     assert "credit note" not in text
 
 
+def one_line_invoice(seller, customer: Customer, number: str) -> PdfReader:
+    """A one-line usage invoice for ``customer``, rendered and read back."""
+    lines = [InvoiceLine(1, "usage", "Messages — 10 × $0.10", Decimal("1.00"), Decimal(10),
+                         Decimal("0.10"))]
+    doc = make_doc(number, customer, lines, seller=seller)
+    return PdfReader(__import__("io").BytesIO(
+        InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+
+
 @pytest.mark.parametrize(
     ("country", "address", "shown", "hidden"),
     [
@@ -591,11 +600,7 @@ def test_a_positive_invoice_keeps_its_payment_instructions(seller) -> None:
 )
 def test_the_bill_to_country_is_a_name_printed_once(seller, country, address, shown, hidden):
     customer = Customer("ent_c", "Country Test Ltd", address, "ap@c.example", country)
-    lines = [InvoiceLine(1, "usage", "Messages — 10 × $0.10", Decimal("1.00"), Decimal(10),
-                         Decimal("0.10"))]
-    doc = make_doc("ent_c-000001", customer, lines, seller=seller)
-    reader = PdfReader(__import__("io").BytesIO(
-        InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+    reader = one_line_invoice(seller, customer, "ent_c-000001")
     text = squash(" ".join(page.extract_text() for page in reader.pages))
     if shown:
         assert squash(shown) in text
@@ -618,11 +623,7 @@ def test_names_in_cjk_indic_and_thai_scripts_print_with_real_glyphs(seller) -> N
         "บริษัท ไทย": "Noto-Sans-Thai",  # Thai
     }
     customer = Customer("ent_i18n", " · ".join(names), "1 Main Street", "ap@i18n.example", "JP")
-    lines = [InvoiceLine(1, "usage", "Messages — 10 × $0.10", Decimal("1.00"), Decimal(10),
-                         Decimal("0.10"))]
-    doc = make_doc("ent_i18n-000001", customer, lines, seller=seller)
-    reader = PdfReader(__import__("io").BytesIO(
-        InvoiceRenderer().document(doc).write_pdf(**pdf_options(doc))))
+    reader = one_line_invoice(seller, customer, "ent_i18n-000001")
     text = squash(" ".join(page.extract_text() for page in reader.pages))
     fonts = {}
     for page in reader.pages:
