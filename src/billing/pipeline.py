@@ -215,45 +215,12 @@ def render(
     return results
 
 
-@dataclass
-class PdfCheck:
-    """What `billing render` found among a period's issued PDFs: missing files it drew again
-    byte-identical to what was issued (restored), and files it could not vouch for."""
-
-    restored: list[str] = field(default_factory=list)  # invoice numbers
-    changed: list[str] = field(default_factory=list)  # file differs from the issued sha256
-    unrestorable: list[str] = field(default_factory=list)  # gone; a redraw would differ
-
-    def problem(self) -> str | None:
-        parts = []
-        if self.changed:
-            parts.append(f"{_listed(self.changed)} differ from what was issued (sha256)")
-        if self.unrestorable:
-            parts.append(f"{_listed(self.unrestorable)} are missing and would not be drawn "
-                         "byte-identical again (the template, fonts or seller details changed)")
-        if not parts:
-            return None
-        return ("issued PDFs " + "; ".join(parts)
-                + ": restore them from a backup (an issued PDF is never redrawn differently)")
-
-
-def _listed(numbers: list[str], shown: int = 5) -> str:
-    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
-    return ", ".join(numbers[:shown]) + more
-
-
 def check_issued_pdfs(
     warehouse: Path | str, period: str, *, workers: int | None = None
-) -> PdfCheck:
-    """Every issued PDF of the period against its recorded sha256; a missing one is drawn again
-    from the issued snapshot and put back only if its bytes are exactly those issued."""
-    import hashlib
-    import os
-    import shutil
-    import tempfile
-
-    from billing.pdf.load import load_invoice_docs
-    from billing.pdf.render import render_many
+):
+    """The period's issued PDFs against their recorded sha256; a lost one drawn again and put
+    back only if byte-identical (``billing.pdf.issued``)."""
+    from billing.pdf.issued import check_issued_pdfs as check
 
     with opened(warehouse) as con:
         issued = con.execute(
@@ -263,34 +230,14 @@ def check_issued_pdfs(
             """,
             [period],
         ).fetchall()
-    check, missing = PdfCheck(), []
-    for invoice_id, number, path, sha in issued:
-        file = Path(path)
-        if not file.exists():
-            missing.append((invoice_id, number, file, sha))
-        elif hashlib.sha256(file.read_bytes()).hexdigest() != sha:
-            check.changed.append(number)
-    if not missing:
-        return check
-    with opened(warehouse) as con:
-        docs = load_invoice_docs(con, [m[0] for m in missing])
-    out_dir = pdf_dir(Path(warehouse), period)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".restore-", dir=out_dir))
-    try:
-        redrawn = {r.invoice_id: r for r in render_many(docs, scratch, workers=workers,
-                                                        progress=False)}
-        for invoice_id, number, file, sha in missing:
-            result = redrawn[invoice_id]
-            if result.sha256 == sha:
-                file.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(result.path, file)
-                check.restored.append(number)
-            else:
-                check.unrestorable.append(number)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return check
+
+    def load_docs(invoice_ids: list[str]) -> list:
+        from billing.pdf.load import load_invoice_docs
+
+        with opened(warehouse) as con:
+            return load_invoice_docs(con, invoice_ids)
+
+    return check(issued, load_docs, pdf_dir(Path(warehouse), period), workers=workers)
 
 
 DEMO_MARKER = ".billing-demo"
