@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,17 +46,3 @@ def hold(warehouse: Path | str, command: str) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"billing {command}, pid {os.getpid()}, since {started}".encode(), 0)
     _held[key] = fd
-
-
-def release_all() -> None:
-    """Drop every lock this process holds (tests; a process's locks also end with it)."""
-    for key, fd in list(_held.items()):
-        try:
-            os.ftruncate(fd, 0)
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
-            del _held[key]
-
-
-if sys.platform == "win32":  # pragma: no cover - the project targets Linux and macOS
-    raise ImportError("billing.lock needs fcntl (Linux, macOS)")
