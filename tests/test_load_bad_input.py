@@ -182,6 +182,12 @@ CASES: dict[str, tuple[Mutation, tuple[str, int | None, str]]] = {
         set_cell("entities.csv", 1, "tax_rate", "0.0875000000001"),
         ("entities.csv", 1, 'tax_rate "0.0875000000001" has more than 12 decimal places'),
     ),
+    "money_too_large_to_sum": (
+        set_cell("credit_purchases.csv", 1, "credits", "60000000000000000000000000"),
+        ("credit_purchases.csv", 1,
+         'credits "60000000000000000000000000" is too large (at most 15 digits before the '
+         'decimal point)'),
+    ),
     "tax_rate_as_percent": (
         set_cell("entities.csv", 1, "tax_rate", "8.75"),
         ("entities.csv", 1,

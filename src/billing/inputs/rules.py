@@ -235,6 +235,9 @@ def _kind_rule(kind: str, name: str, cell: str) -> str | None:
         f"when regexp_full_match({v}, '[+-]?\\d*\\.\\d*[1-9]\\d*') "
         f"and length(regexp_extract({v}, '\\.(\\d*?)0*$', 1)) > 12 "
         f"then {shown} || ' has more than 12 decimal places' "
+        # sums of many such values (a ledger, an invoice) must still fit decimal(38,12)
+        f"when abs({as_decimal}) >= 1000000000000000 "
+        f"then {shown} || ' is too large (at most 15 digits before the decimal point)' "
     )
     integer_checks = (
         f"when not regexp_full_match({v}, '{_INTEGER_RE}') "
