@@ -262,6 +262,21 @@ def test_late_event_becomes_adjustment_on_next_open_invoice(closed, tmp_path):
         ("2026-09", Decimal("0.20")),  # the late usage
         ("2026-10", Decimal("0.20")),  # fewer credits left for October
     ]
+    # explain shows, under each adjustment, the restated line's evidence as computed now
+    from rich.console import Console
+
+    from billing.explain import explain_invoice
+
+    (number,) = q(warehouse, "select invoice_number from invoices "
+                             "where entity_id = 'ent_us' and period = '2026-11'")[0]
+    console = Console(record=True, width=200)
+    explain_invoice(console, warehouse, number)
+    text = console.export_text()
+    assert text.count("restates 2026-09") == 2 and "restates 2026-10" in text
+    usage = text.split("Adjustment to 2026-09: Message")[1].split("Adjustment to")[0]
+    assert "ev_late" in usage  # the late event behind the restated usage line
+    credits = text.split("Adjustment to 2026-09: Prepaid credits")[1].split("Adjustment to")[0]
+    assert "ev_late" in credits and "-$" in credits  # and its draw from the lot
 
 
 def test_deleted_event_is_credited_back(closed, tmp_path):

@@ -76,7 +76,17 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
     console.print(f"  issued {_at(issued_at)} UTC by close run {run_id}", soft_wrap=True)
     console.print(f"  price book {price_book}")
     console.print(f"  input fingerprint {fingerprint}", soft_wrap=True)
-    console.print(f"  PDF {pdf_path}", soft_wrap=True)
+    if pdf_path:
+        console.print(f"  PDF {pdf_path}", soft_wrap=True)
+    elif status == "finalized":
+        console.print(f"  PDF not rendered yet (billing render --period {period})")
+    if status == "finalized":
+        console.print(
+            "  The evidence under each line is the warehouse as computed now: rows loaded "
+            "after the invoice was issued show there too, and are billed by adjustment lines "
+            "on a later invoice.",
+            highlight=False,
+        )
     lines = con.execute(
         """
         select line_number, line_type, line_key, description, quantity, amount,
@@ -103,10 +113,14 @@ def _explain(console: Console, con: duckdb.DuckDBPyConnection, number: str) -> N
                 f"   restates {original}: the line as computed now differs from what was "
                 "issued; evidence as computed now:"
             )
-            base = key.split("|", 1)[-1] if key.startswith("adjustment|") else key
+            # adjustment|<original period>|<the restated line's own key>
+            base = key.split("|", 2)[2] if key.startswith("adjustment|") else key
             kind = base.split("|", 1)[0]
             if kind == "usage":
                 _usage_evidence(console, con, entity_id, original, base, currency)
+            elif kind == "seat" and start is not None and end is not None:
+                _seat_evidence(console, con, entity_id, start, end, plan_id,
+                               int(base.split("|")[2]))
             elif kind in ("credits_applied", "credit_purchase"):
                 _ledger_evidence(console, con, entity_id, original, kind, base, currency)
     console.print(
