@@ -83,7 +83,9 @@ usage_lines as (
                 || {{ format_decimal('package_size', 0) }} || ' at ' || {{ format_money('unit_price', 'minor_unit', 'symbol') }}
                 || ' (' || {{ format_decimal('units', 0) }} || case when units = 1 then ' unit)' else ' units)' end
             when 'percentage' then
-                {{ format_percent('percent') }} || ' of ' || {{ format_money('coalesce(base_amount, 0)', 'minor_unit', 'symbol') }}
+                -- the base as money a reader checks against (rounded for display only: the line
+                -- amount is the sum of the exact event fees)
+                {{ format_percent('percent') }} || ' of ' || {{ format_money(round_money('coalesce(base_amount, 0)', 'minor_unit'), 'minor_unit', 'symbol') }}
                 || ' (' || {{ format_decimal('event_count', 0) }} || case when event_count = 1 then ' event' else ' events' end
                 || case
                     when min_fee is not null and max_fee is not null

@@ -14,7 +14,6 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -59,11 +58,34 @@ def check_something_loaded(con: duckdb.DuckDBPyConnection, warehouse: object) ->
         )
 
 
-def period_end(period: str, timezone: str) -> datetime:
-    """The instant a period ends in a timezone: local midnight of the next month's 1st, in UTC."""
-    year, month = map(int, period.split("-"))
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return datetime(year, month, 1, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+#: Local midnight of the next month's 1st as an instant, in DuckDB: the same time-zone data and
+#: the same reading of a midnight that happens twice (its first instant) as the models'
+#: `from_local` macro, so "the period has ended" agrees with the periods the warehouse rated.
+PERIOD_ENDS_SQL = """
+with zones as (
+    select entity_id, timezone from staging.stg_entities
+    union all
+    select null, 'UTC' where not exists (select 1 from staging.stg_entities)
+),
+ends as (
+    select entity_id, timezone,
+           cast($next_first as timestamp) as wall,
+           timezone(timezone, cast($next_first as timestamp)) as later
+    from zones
+)
+select
+    case
+        when timezone(timezone, later - interval 1 hour) = wall then later - interval 1 hour
+        when timezone(timezone, later - interval 30 minute) = wall
+            then later - interval 30 minute
+        else later
+    end as period_end,
+    entity_id,
+    timezone
+from ends
+order by period_end desc, entity_id
+limit 1
+"""
 
 
 def check_period_ended(con: duckdb.DuckDBPyConnection, period: str, as_of: datetime) -> None:
@@ -73,11 +95,12 @@ def check_period_ended(con: duckdb.DuckDBPyConnection, period: str, as_of: datet
     (or still to come) can be shown as a draft but not closed. The period must have ended for
     the entity whose local midnight comes last (with no entities: in UTC).
     """
-    rows = con.execute("select entity_id, timezone from staging.stg_entities").fetchall()
-    ends = [(period_end(period, tz), entity_id, tz) for entity_id, tz in rows] or [
-        (period_end(period, "UTC"), None, "UTC")
-    ]
-    end, entity_id, tz = max(ends, key=lambda e: e[0])
+    year, month = map(int, period.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    end, entity_id, tz = con.execute(
+        PERIOD_ENDS_SQL, {"next_first": f"{year:04d}-{month:02d}-01 00:00:00"}
+    ).fetchone()
+    end = end.astimezone(UTC)
     if as_of < end:
         whose = f" for entity {entity_id} ({tz})" if entity_id else ""
         raise CloseError(
