@@ -1,12 +1,13 @@
 """Python and DuckDB read local time from (almost) the same time-zone database.
 
 The dbt models put events in periods with DuckDB (ICU), and so does the close's period-ended
-check (billing.close.PERIOD_ENDS_SQL). Python's zoneinfo only draws the PDF's service ranges;
-billing makes it read the pinned `tzdata` package instead of the host's files (Debian's 2025b
-disagreed with DuckDB on Casablanca and western Canada in 2026). This test checks, for every
-zone DuckDB knows, that both give the same UTC offset at every 6 hours of 2026 and 2027.
-Known difference: America/Havana from 2026-11-01 (DuckDB's ICU puts Cuba on standard time for
-the winter, tzdata 2026.6 keeps it on UTC-4); periods follow DuckDB there too.
+check (billing.close.check_period_ended reads the build's int_billing_periods). Python's
+zoneinfo only draws the PDF's service ranges; billing makes it read the pinned `tzdata`
+package instead of the host's files (Debian's 2025b disagreed with DuckDB on Casablanca and
+western Canada in 2026). This test checks, for every zone DuckDB knows, that both give the
+same UTC offset at every 6 hours of 2026 and 2027. Known difference: America/Havana from
+2026-11-01 (DuckDB's ICU puts Cuba on standard time for the winter, tzdata 2026.6 keeps it on
+UTC-4); periods follow DuckDB there too.
 """
 
 from __future__ import annotations
@@ -50,25 +51,3 @@ def test_python_and_duckdb_agree_on_every_zones_offsets_but_havana() -> None:
     ).fetchall()
     assert disagree in ([], [("America/Havana",)])
 
-
-def test_the_close_guard_takes_period_ends_from_duckdb() -> None:
-    # October 2026 ends at local midnight of Nov 1: in Casablanca (UTC+0 then, per DuckDB's
-    # data) at 00:00Z; in Havana, where clocks go back at 01:00 that night, at the first
-    # midnight, 04:00Z. The entity ending last decides.
-    import pytest
-
-    from billing.close import check_period_ended
-    from billing.errors import CloseError
-
-    con = duckdb.connect()
-    con.execute("set timezone = 'UTC'")
-    con.execute("create schema staging")
-    con.execute("create table staging.stg_entities (entity_id varchar, timezone varchar)")
-    con.execute("insert into staging.stg_entities values ('cas', 'Africa/Casablanca')")
-    with pytest.raises(CloseError, match=r"ends at 2026-11-01T00:00:00Z for entity cas"):
-        check_period_ended(con, "2026-10", datetime(2026, 10, 31, 23, 30, tzinfo=UTC))
-    check_period_ended(con, "2026-10", datetime(2026, 11, 1, 0, 0, tzinfo=UTC))
-    con.execute("insert into staging.stg_entities values ('hav', 'America/Havana')")
-    with pytest.raises(CloseError, match=r"ends at 2026-11-01T04:00:00Z for entity hav"):
-        check_period_ended(con, "2026-10", datetime(2026, 11, 1, 3, 59, tzinfo=UTC))
-    check_period_ended(con, "2026-10", datetime(2026, 11, 1, 4, 0, tzinfo=UTC))

@@ -58,48 +58,28 @@ def check_something_loaded(con: duckdb.DuckDBPyConnection, warehouse: object) ->
         )
 
 
-#: Local midnight of the next month's 1st as an instant, in DuckDB: the same time-zone data and
-#: the same reading of a midnight that happens twice (its first instant) as the models'
-#: `from_local` macro, so "the period has ended" agrees with the periods the warehouse rated.
-PERIOD_ENDS_SQL = """
-with zones as (
-    select entity_id, timezone from staging.stg_entities
-    union all
-    select null, 'UTC' where not exists (select 1 from staging.stg_entities)
-),
-ends as (
-    select entity_id, timezone,
-           cast($next_first as timestamp) as wall,
-           timezone(timezone, cast($next_first as timestamp)) as later
-    from zones
-)
-select
-    case
-        when timezone(timezone, later - interval 1 hour) = wall then later - interval 1 hour
-        when timezone(timezone, later - interval 30 minute) = wall
-            then later - interval 30 minute
-        else later
-    end as period_end,
-    entity_id,
-    timezone
-from ends
-order by period_end desc, entity_id
-limit 1
-"""
-
-
 def check_period_ended(con: duckdb.DuckDBPyConnection, period: str, as_of: datetime) -> None:
     """Refuse to finalize a period that has not ended, in every entity's timezone, by ``as_of``.
 
     Seats are billed in arrears and a finalized invoice never changes, so a month still running
     (or still to come) can be shown as a draft but not closed. The period must have ended for
-    the entity whose local midnight comes last (with no entities: in UTC).
+    the entity whose local midnight comes last: its end is read from the build that just ran
+    (`int_billing_periods.period_end`, one row per entity with anything to bill), so the check
+    uses the very boundaries the models rated with (DuckDB's time-zone data, the first instant
+    of a midnight that happens twice). With no such entity: midnight UTC.
     """
-    year, month = map(int, period.split("-"))
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    end, entity_id, tz = con.execute(
-        PERIOD_ENDS_SQL, {"next_first": f"{year:04d}-{month:02d}-01 00:00:00"}
+    row = con.execute(
+        """
+        select period_end, entity_id, timezone from intermediate.int_billing_periods
+        where period = ? order by period_end desc, entity_id limit 1
+        """,
+        [period],
     ).fetchone()
+    if row is None:
+        year, month = map(int, period.split("-"))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        row = (datetime(year, month, 1, tzinfo=UTC), None, "UTC")
+    end, entity_id, tz = row
     end = end.astimezone(UTC)
     if as_of < end:
         whose = f" for entity {entity_id} ({tz})" if entity_id else ""
