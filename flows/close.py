@@ -36,8 +36,8 @@ def finalize_task(warehouse: str, period: str, close_run_id: str, issued_at):
 
 
 @task(name="queue webhooks")
-def queue_task(warehouse: str, as_of) -> int:
-    return pipeline.queue_webhooks(warehouse, as_of=as_of)
+def queue_task(warehouse: str, as_of, close_run_id: str | None = None) -> int:
+    return pipeline.queue_webhooks(warehouse, as_of=as_of, close_run_id=close_run_id)
 
 
 @flow(name="billing-close", log_prints=False)
@@ -96,7 +96,7 @@ def run_close(
                 report.closed.append(
                     call(finalize_task, warehouse, p, report.close_run_id, when))
         with timer.phase("webhooks"):
-            report.webhooks_queued = call(queue_task, warehouse, when)
+            report.webhooks_queued = call(queue_task, warehouse, when, report.close_run_id)
         if not skip_pdf:
             with timer.phase("pdfs"):
                 # every closed period with a missing PDF: a rerun after a crash finishes them

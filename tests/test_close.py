@@ -147,6 +147,12 @@ def test_finalized_webhook_per_invoice(closed):
         "select count(*) from webhook_outbox where event_type = 'invoice.finalized'",
     )[0][0]
     assert n_hooks == n_invoices
+    # every webhook this close queued (finalized invoices and detected ones, e.g. the fixture's
+    # failed payment) names the close run that queued it
+    rows = q(warehouse, "select event_type, count(*), count(close_run_id) from webhook_outbox "
+                        "group by event_type order by event_type")
+    assert ("billing.payment_failed", 1, 1) in rows
+    assert all(total == tagged for _, total, tagged in rows), rows
 
 
 def snapshot(warehouse: Path) -> dict:

@@ -175,12 +175,15 @@ def finalize(
         )
 
 
-def queue_webhooks(warehouse: Path | str, *, as_of: datetime) -> int:
-    """Record every detected webhook not yet in the outbox; returns how many were added."""
+def queue_webhooks(
+    warehouse: Path | str, *, as_of: datetime, close_run_id: str | None = None
+) -> int:
+    """Record every detected webhook not yet in the outbox (tagged with the close run that found
+    it, as its invoice.finalized rows are); returns how many were added."""
     from billing.webhooks.outbox import queue_from_triggers
 
     with opened(warehouse) as con:
-        return queue_from_triggers(con, as_of=as_of)
+        return queue_from_triggers(con, as_of=as_of, close_run_id=close_run_id)
 
 
 def queue_payment_webhooks(warehouse: Path | str) -> int:
