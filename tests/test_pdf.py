@@ -70,6 +70,11 @@ def test_money_formats_per_currency() -> None:
     assert format_unit_price(Decimal("3.000"), "JPY") == "¥3"
     assert format_quantity(Decimal("15000.0000")) == "15,000"
     assert format_quantity(Decimal("2.5000")) == "2.5"
+    # the widest decimal(38, 12) amounts are neither rounded at 28 digits nor refused
+    wide = Decimal("12345678901234567890123456.123456789012")
+    assert format_unit_price(wide, "USD") == "$12,345,678,901,234,567,890,123,456.123456789012"
+    assert format_money(wide, "USD") == "$12,345,678,901,234,567,890,123,456.12"
+    assert quantize(wide, "KWD") == Decimal("12345678901234567890123456.123")
     with pytest.raises(BillingError, match="unknown currency 'XYZ'"):
         format_money(Decimal(1), "XYZ")
     with pytest.raises(BillingError, match="not 0.1"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +20,9 @@ from billing.errors import BillingError
 from billing.paths import PROJECT_DIR
 
 CURRENCIES_CSV = PROJECT_DIR / "seeds" / "currencies.csv"
+#: Wide enough for any decimal(38, 12) value: Decimal's default 28 digits would round (or
+#: refuse) the widest amounts when they are quantized or formatted.
+_EXACT = Context(prec=80)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +81,14 @@ def to_decimal(value: object) -> Decimal:
 
 def quantize(amount: object, code: str) -> Decimal:
     """Round half away from zero to the currency's minor unit."""
-    return to_decimal(amount).quantize(currency(code).exponent, rounding=ROUND_HALF_UP)
+    return to_decimal(amount).quantize(currency(code).exponent, rounding=ROUND_HALF_UP,
+                                      context=_EXACT)
 
 
 def _group(value: Decimal, places: int) -> str:
     """``1234567.5`` with 2 places → ``1,234,567.50`` (absolute value, no sign)."""
-    return f"{abs(value):,.{places}f}"
+    with localcontext(_EXACT):  # Decimal formatting rounds to the context's 28 digits
+        return f"{abs(value):,.{places}f}"
 
 
 def _with_symbol(number: str, cur: Currency, negative: bool) -> str:
@@ -94,8 +99,18 @@ def _with_symbol(number: str, cur: Currency, negative: bool) -> str:
 def format_money(amount: object, code: str) -> str:
     """Display an amount with the currency's symbol and exactly its minor unit of decimals."""
     cur = currency(code)
-    value = to_decimal(amount).quantize(cur.exponent, rounding=ROUND_HALF_UP)
+    value = to_decimal(amount).quantize(cur.exponent, rounding=ROUND_HALF_UP, context=_EXACT)
     return _with_symbol(_group(value, cur.minor_unit), cur, value < 0)
+
+
+def padded(amount: object, code: str) -> Decimal:
+    """The exact amount with at least the currency's minor unit of decimals, never rounded:
+    ``49.995`` USD stays ``49.995``, ``96.8`` becomes ``96.80``, ``3`` JPY stays ``3``."""
+    value = to_decimal(amount)
+    exponent = value.normalize(_EXACT).as_tuple().exponent
+    places = max(currency(code).minor_unit,
+                 -exponent if isinstance(exponent, int) and exponent < 0 else 0)
+    return value.quantize(Decimal(1).scaleb(-places), context=_EXACT)
 
 
 def format_unit_price(amount: object, code: str) -> str:
@@ -104,9 +119,8 @@ def format_unit_price(amount: object, code: str) -> str:
     ``0.0125`` USD shows as ``$0.0125``, ``5`` USD as ``$5.00``, ``3`` JPY as ``¥3``.
     """
     cur = currency(code)
-    value = to_decimal(amount)
-    exponent = value.normalize().as_tuple().exponent
-    places = max(cur.minor_unit, -exponent if isinstance(exponent, int) else 0)
+    value = padded(amount, code)
+    places = -value.as_tuple().exponent
     return _with_symbol(_group(value, places), cur, value < 0)
 
 

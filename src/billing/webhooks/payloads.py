@@ -10,18 +10,18 @@ become ISO-8601 UTC strings (``2026-10-03T12:05:00Z``); a float anywhere is refu
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
 import jinja2
 
 from billing.errors import BillingError
-from billing.paths import PROJECT_DIR, TEMPLATES_DIR
+from billing.money import load_currencies, padded
+from billing.paths import TEMPLATES_DIR
 
 #: Facts every payload needs, whatever its type.
 COMMON_REQUIRED = (
@@ -92,10 +92,6 @@ INTEGER_FACTS = frozenset({"attempt", "failed_payments"})
 SUSPENSION_REASONS = frozenset({"unpaid_30_days", "three_failed_payments"})
 
 
-#: Wide enough for any decimal(38, 12) value: quantizing to its own digits never rounds.
-_EXACT = Context(prec=80)
-
-
 def _json_literal(value: Any) -> str:
     """``finalize`` hook: every interpolated value becomes a JSON literal."""
     if isinstance(value, float):
@@ -121,13 +117,6 @@ def _environment() -> jinja2.Environment:
     # `tojson` would be encoded twice by `finalize`; templates must not use it.
     env.filters.pop("tojson", None)
     return env
-
-
-@cache
-def _minor_units() -> dict[str, int]:
-    path = PROJECT_DIR / "seeds" / "currencies.csv"
-    with path.open(newline="", encoding="utf-8") as fh:
-        return {row["currency"]: int(row["minor_unit"]) for row in csv.DictReader(fh)}
 
 
 def _iso_utc(ts: datetime) -> str:
@@ -157,10 +146,7 @@ def _normalise(event_type: str, key: str, value: Any, currency: str | None) -> A
             return amount
         # the fact as it is (a balance of 49.995 is under a threshold of 50.00, and says so),
         # with at least the currency's decimals: invoice amounts, already rounded, read "96.80"
-        minor = _minor_units()[currency]
-        exponent = amount.normalize(_EXACT).as_tuple().exponent
-        places = max(minor, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
-        return amount.quantize(Decimal(1).scaleb(-places), context=_EXACT)
+        return padded(amount, currency)
     if key in INTEGER_FACTS:
         number = _as_decimal(event_type, key, value)
         if number != number.to_integral_value():
@@ -195,7 +181,7 @@ def normalise_facts(event_type: str, facts: Mapping[str, Any]) -> dict[str, Any]
     if missing:
         raise BillingError(f"webhook {event_type}: missing facts {', '.join(missing)}")
     currency = facts.get("currency")
-    if currency is not None and currency not in _minor_units():
+    if currency is not None and currency.strip().upper() not in load_currencies():
         raise BillingError(f"webhook {event_type}: unknown currency {currency!r}")
     if event_type == "billing.suspension" and facts["reason"] not in SUSPENSION_REASONS:
         raise BillingError(f"webhook billing.suspension: unknown reason {facts['reason']!r}")
