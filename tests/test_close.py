@@ -417,3 +417,28 @@ def test_a_load_queues_the_webhooks_of_failed_payments_at_once(closed, tmp_path)
     run_close(str(warehouse), "2026-10", as_of=AS_OF, progress=False)
     assert q(warehouse, "select count(*) from webhook_outbox where event_type = "
                         "'billing.payment_failed' and payload like '%pay_late%'")[0][0] == 1
+
+
+def test_a_late_event_that_moves_the_credits_low_crossing_earlier_sends_nothing_new(
+    closed, tmp_path
+):
+    # ent_fr's balance (threshold 50.00, one lot of 100.00) fell under 50 when the lot expired
+    # on Oct 5, and that crossing was announced. Late September exports by u_alice (limit 40)
+    # and u_chloe (25, 7.50 used) now draw 40.00 + 17.50: the balance crosses on Sep 21
+    # instead. It is the same crossing (the same lot armed it): no second credits_low.
+    warehouse, raw = clone(closed, tmp_path)
+    query = ("select count(*) from webhook_outbox where event_type = 'billing.credits_low' "
+             "and entity_id = 'ent_fr'")
+    assert q(warehouse, query)[0][0] == 1
+    (raw / "marketplace_events" / "2026-11-late.csv").write_text(
+        "event_id,entity_id,user_id,event_type,occurred_at,quantity,amount\n"
+        "ev_fr_late1,ent_fr,u_alice,data_export,2026-09-20T10:00:00+02:00,2000,\n"
+        "ev_fr_late2,ent_fr,u_chloe,data_export,2026-09-21T10:00:00+02:00,1000,\n"
+    )
+    run_close(str(warehouse), "2026-11", raw_dir=str(raw), as_of="2026-12-02T00:00:00Z",
+              progress=False)
+    crossing = q(warehouse, "select occurred_at, event_id, balance_after "
+                            "from intermediate.int_credits_low_crossings "
+                            "where entity_id = 'ent_fr'")
+    assert [(r[1], r[2]) for r in crossing] == [("ev_fr_late2", Decimal("35"))]
+    assert q(warehouse, query)[0][0] == 1
